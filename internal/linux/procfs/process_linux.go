@@ -1,0 +1,192 @@
+package procfs
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/whobinds/whobinds/internal/model"
+)
+
+// clockTicks is USER_HZ, the unit of the start time in /proc/PID/stat. It
+// is 100 on every Linux architecture Go supports.
+const clockTicks = 100
+
+// Reader reads process details from /proc, caching them by PID for the
+// life of one snapshot. It is not safe for concurrent use.
+type Reader struct {
+	root     string
+	passwd   string
+	bootTime int64
+	users    map[uint32]string
+	procs    map[int]*model.Process
+	buf      []byte
+}
+
+// NewReader returns a Reader over root (normally "/proc") that names users
+// from the passwd file at passwd (normally "/etc/passwd").
+func NewReader(root, passwd string) *Reader {
+	return &Reader{root: root, passwd: passwd, procs: map[int]*model.Process{}, buf: make([]byte, 0, 4096)}
+}
+
+// Process returns the details of pid, read once and then cached. Fields
+// that cannot be read are left empty and named in Unreadable; the error is
+// non-nil only when the process does not exist (any more).
+func (r *Reader) Process(pid int) (*model.Process, error) {
+	if p, ok := r.procs[pid]; ok {
+		if p == nil {
+			return nil, fmt.Errorf("process %d: %w", pid, fs.ErrNotExist)
+		}
+		return p, nil
+	}
+	p, err := r.read(pid)
+	r.procs[pid] = p
+	return p, err
+}
+
+func (r *Reader) read(pid int) (*model.Process, error) {
+	dir := filepath.Join(r.root, strconv.Itoa(pid))
+	b, err := r.readFile(filepath.Join(dir, "stat"))
+	if err != nil {
+		return nil, fmt.Errorf("process %d: %w", pid, err)
+	}
+	st, err := ParseStat(b)
+	if err != nil {
+		return nil, fmt.Errorf("process %d: %w", pid, err)
+	}
+	p := &model.Process{PID: pid, PPID: st.PPID, Name: st.Comm, StartTicks: st.StartTicks}
+	if bt := r.boot(); bt > 0 {
+		p.Start = time.Unix(bt, 0).Add(time.Duration(st.StartTicks) * time.Second / clockTicks)
+	}
+	unreadable := func(what string, err error) {
+		p.Unreadable = append(p.Unreadable, what+": "+errText(err))
+	}
+	if b, err := r.readFile(filepath.Join(dir, "status")); err != nil {
+		unreadable("status", err)
+	} else if s, err := ParseStatus(b); err != nil {
+		unreadable("status", err)
+	} else {
+		p.UID = s.UID
+		p.User = r.user(s.UID)
+		if n := len(s.NSPID); n > 1 {
+			p.NSPID = s.NSPID[n-1]
+		}
+	}
+	if b, err := r.readFile(filepath.Join(dir, "cmdline")); err != nil {
+		unreadable("cmdline", err)
+	} else {
+		p.Cmdline = ParseCmdline(b)
+	}
+	if exe, err := os.Readlink(filepath.Join(dir, "exe")); err != nil {
+		if !st.KernelThread() && !errors.Is(err, fs.ErrNotExist) {
+			unreadable("exe", err)
+		}
+	} else {
+		p.Exe, p.ExeDeleted = strings.CutSuffix(exe, " (deleted)")
+	}
+	if b, err := r.readFile(filepath.Join(dir, "cgroup")); err != nil {
+		unreadable("cgroup", err)
+	} else {
+		p.Cgroup = string(b) // raw; the engine parses it
+	}
+	if l, err := os.Readlink(filepath.Join(dir, "ns", "pid")); err != nil {
+		unreadable("pid namespace", err)
+	} else if ino, ok := ParseNSLink([]byte(l), "pid"); ok {
+		p.PIDNS = ino
+	}
+	return p, nil
+}
+
+// Ancestors fills p.Ancestors with the parent chain up to PID 1, nearest
+// first, stopping at the first parent that cannot be read (e.g. outside our
+// PID namespace, where the parent shows as PID 0).
+func (r *Reader) Ancestors(p *model.Process) {
+	if p.Ancestors != nil {
+		return
+	}
+	seen := map[int]bool{p.PID: true}
+	for ppid := p.PPID; ppid > 0 && !seen[ppid]; {
+		seen[ppid] = true
+		a, err := r.Process(ppid)
+		if err != nil {
+			break
+		}
+		p.Ancestors = append(p.Ancestors, model.Ancestor{PID: a.PID, Name: a.Name, Cmdline: a.Cmdline})
+		ppid = a.PPID
+	}
+	if p.Ancestors == nil {
+		p.Ancestors = []model.Ancestor{}
+	}
+}
+
+func (r *Reader) boot() int64 {
+	if r.bootTime == 0 {
+		r.bootTime = -1
+		if b, err := r.readFile(filepath.Join(r.root, "stat")); err == nil {
+			if t, err := ParseBootTime(b); err == nil {
+				r.bootTime = t
+			}
+		}
+	}
+	return r.bootTime
+}
+
+func (r *Reader) user(uid uint32) string {
+	if r.users == nil {
+		r.users = map[uint32]string{}
+		if f, err := os.Open(r.passwd); err == nil {
+			if m, err := ParsePasswd(f); err == nil {
+				r.users = m
+			}
+			f.Close()
+		}
+	}
+	return r.users[uid]
+}
+
+// readFile reads a small /proc file into the Reader's buffer with three
+// system calls; the result is valid until the next call.
+func (r *Reader) readFile(path string) ([]byte, error) {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
+	}
+	defer unix.Close(fd)
+	b := r.buf[:0]
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		n, err := unix.Read(fd, b[len(b):cap(b)])
+		if err != nil {
+			return nil, &fs.PathError{Op: "read", Path: path, Err: err}
+		}
+		if n == 0 {
+			break
+		}
+		b = b[:len(b)+n]
+	}
+	r.buf = b
+	return b, nil
+}
+
+func errText(err error) string {
+	switch {
+	case errors.Is(err, fs.ErrPermission):
+		return "permission denied"
+	case errors.Is(err, fs.ErrNotExist):
+		return "gone"
+	}
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err.Error()
+	}
+	return err.Error()
+}
