@@ -193,7 +193,9 @@ func (s *scanner) scan(pid int) {
 		if n <= 0 {
 			return
 		}
-		s.entries(dirfd, pid, s.dents[:n])
+		if !s.entries(dirfd, pid, s.dents[:n]) {
+			return
+		}
 	}
 }
 
@@ -203,11 +205,13 @@ const (
 	direntName   = 19
 )
 
-func (s *scanner) entries(dirfd, pid int, b []byte) {
+// entries reads the links of one batch of directory entries. It returns
+// false when the process's descriptors turned out to be unreadable.
+func (s *scanner) entries(dirfd, pid int, b []byte) bool {
 	for len(b) >= direntName {
 		reclen := int(binary.NativeEndian.Uint16(b[direntReclen:]))
 		if reclen < direntName || reclen > len(b) {
-			return
+			return true
 		}
 		name := b[direntName:reclen]
 		b = b[reclen:]
@@ -227,6 +231,13 @@ func (s *scanner) entries(dirfd, pid int, b []byte) {
 		s.name = append(append(s.name[:0], name[:i]...), 0)
 		n, err := readlinkat(dirfd, s.name, s.link)
 		if err != nil {
+			if err == unix.EACCES || err == unix.EPERM {
+				// The directory was listable but its links are not
+				// (ptrace access denied): no descriptor of this process
+				// can be read.
+				s.denied = append(s.denied, pid)
+				return false
+			}
 			continue // closed since getdents
 		}
 		ino, ok := ParseSocketLink(s.link[:n])
@@ -241,6 +252,7 @@ func (s *scanner) entries(dirfd, pid int, b []byte) {
 			s.found.mark(ino)
 		}
 	}
+	return true
 }
 
 // listPIDs returns the numeric entries of an open /proc directory, in the
