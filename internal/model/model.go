@@ -166,8 +166,10 @@ type Attribution struct {
 	// "docker", "podman", "containerd", "cri-o", "kubernetes", "lxc" for
 	// containers; "systemd-socket-activate" or "systemd" for activation.
 	Manager string
-	// ID is a container ID or a Kubernetes pod UID.
+	// ID is a container ID.
 	ID string
+	// Pod is a Kubernetes pod UID.
+	Pod string
 	// Image is a container's image.
 	Image string
 	// Service is the service a socket unit or activator starts.

@@ -1,0 +1,342 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/whobinds/whobinds/internal/linux/procfs"
+	"github.com/whobinds/whobinds/internal/linux/sockdiag"
+	"github.com/whobinds/whobinds/internal/model"
+	"github.com/whobinds/whobinds/internal/target"
+)
+
+func init() {
+	newSource = func(opt Options) (source, error) { return &linuxSource{opt: opt}, nil }
+}
+
+// linuxSource collects with NETLINK_SOCK_DIAG, owns with a walk of
+// /proc/*/fd, and enriches from /proc, cgroups, unit files, container
+// metadata and rtnetlink.
+type linuxSource struct {
+	opt Options
+}
+
+func (l *linuxSource) close() error { return nil }
+
+// dumpSpec is one protocol and family to dump.
+type dumpSpec struct {
+	proto  model.Proto
+	family int
+}
+
+func (q Query) specs() []dumpSpec {
+	tcp, udp := q.TCP || !q.UDP, q.UDP || !q.TCP
+	v4, v6 := q.IPv4 || !q.IPv6, q.IPv6 || !q.IPv4
+	var out []dumpSpec
+	for _, p := range []struct {
+		on    bool
+		proto model.Proto
+	}{{tcp, model.TCP}, {udp, model.UDP}} {
+		if !p.on {
+			continue
+		}
+		if v4 {
+			out = append(out, dumpSpec{p.proto, 4})
+		}
+		if v6 {
+			out = append(out, dumpSpec{p.proto, 6})
+		}
+	}
+	return out
+}
+
+// portRanges returns the port ranges the kernel should filter on for a
+// protocol, or nil for every port.
+func portRanges(ts []target.Target, p model.Proto) []sockdiag.PortRange {
+	var out []sockdiag.PortRange
+	for _, t := range ts {
+		if t.Proto != 0 && t.Proto != p {
+			continue
+		}
+		if t.Lo == 1 && t.Hi == 65535 {
+			return nil
+		}
+		out = append(out, sockdiag.PortRange{Lo: t.Lo, Hi: t.Hi})
+	}
+	return out
+}
+
+func (l *linuxSource) collect(ctx context.Context, q Query) (*model.Snapshot, error) {
+	snap := &model.Snapshot{Host: l.host()}
+	snap.Host.Time = time.Now()
+	nss, warns := l.namespaces(q.AllNetNS, snap.Host.NetNS)
+	snap.Warnings = append(snap.Warnings, warns...)
+	defer func() {
+		for _, ns := range nss {
+			if ns.file != nil {
+				ns.file.Close()
+			}
+		}
+	}()
+
+	// Collect.
+	var socks []model.Socket
+	dumped := 0
+	for _, ns := range nss {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		start := len(socks)
+		var err error
+		socks, err = l.dump(socks, ns, q)
+		if err != nil {
+			snap.Warnings = append(snap.Warnings, err.Error())
+			continue
+		}
+		dumped++
+		ns.dumped = true
+		for i := start; i < len(socks); i++ {
+			socks[i].NetNS = ns.ns
+		}
+	}
+	if dumped == 0 {
+		return nil, fmt.Errorf("%w: %s", ErrQuery, snap.Warnings[len(snap.Warnings)-1])
+	}
+	socks = slices.DeleteFunc(socks, func(s model.Socket) bool { return !target.MatchAny(q.Targets, &s) })
+
+	if q.SocketsOnly {
+		snap.Sockets = socks
+		return snap, nil
+	}
+
+	// Own.
+	want := make(map[uint64]struct{}, len(socks))
+	for _, s := range socks {
+		if s.Inode != 0 {
+			want[s.Inode] = struct{}{}
+		}
+	}
+	walk, err := procfs.Walk(l.opt.Proc, want, procfs.WalkOptions{Workers: l.opt.Workers})
+	if err != nil {
+		return nil, fmt.Errorf("%w: finding socket owners: %v", ErrQuery, err)
+	}
+	procs := procfs.NewReader(l.opt.Proc, filepath.Join(l.opt.Root, "etc/passwd"))
+	holders := groupHolders(walk.FDs, procs)
+
+	// Enrich.
+	e := newEnricher(l.opt, procs, nss, len(walk.Denied) == 0)
+	e.labelNamespaces()
+	for i := range socks {
+		socks[i].NetNS = nsByInode(nss, socks[i].NetNS.Inode)
+	}
+	for _, ns := range nss {
+		if ns.dumped {
+			snap.Host.Namespaces = append(snap.Host.Namespaces, ns.ns)
+		}
+	}
+	snap.Host.NetNS = nss[0].ns
+	for i := range socks {
+		s := &socks[i]
+		s.Holders = holders[s.Inode]
+		if s.IfIndex != 0 && s.NetNS.Inode == snap.Host.NetNS.Inode {
+			if ifc, err := net.InterfaceByIndex(int(s.IfIndex)); err == nil {
+				s.Interface = ifc.Name
+			}
+		}
+		e.attribute(s)
+	}
+	l.markHidden(snap, socks, walk.Denied, procs)
+	snap.Warnings = append(snap.Warnings, e.warnings...)
+	snap.Sockets = socks
+	return snap, nil
+}
+
+// dump lists the sockets of one namespace, by sock_diag or, when that is
+// unavailable, from the /proc/net text tables.
+func (l *linuxSource) dump(dst []model.Socket, ns *netns, q Query) ([]model.Socket, error) {
+	fd := -1
+	if ns.file != nil {
+		fd = int(ns.file.Fd())
+	}
+	c, err := sockdiag.Dial(fd)
+	if err != nil {
+		return l.dumpProcNet(dst, ns, q, fmt.Errorf("netlink sock_diag in %s: %w", ns.ns.Name, err))
+	}
+	defer c.Close()
+	for _, sp := range q.specs() {
+		sq := sockdiag.Query{Proto: sp.proto, Family: sp.family, States: states(q, sp.proto), Ports: portRanges(q.Targets, sp.proto)}
+		var derr error
+		dst, derr = c.AppendSockets(dst, sq)
+		if derr != nil {
+			if errors.Is(derr, sockdiag.ErrUnavailable) {
+				var perr error
+				dst, perr = sockdiag.ReadProcNet(dst, l.opt.Proc, ns.pid, sq)
+				if perr != nil {
+					return dst, fmt.Errorf("listing %s%d sockets in %s: %v; and /proc/net: %v", sp.proto, sp.family, ns.ns.Name, derr, perr)
+				}
+				continue
+			}
+			return dst, fmt.Errorf("listing %s%d sockets in %s: %w", sp.proto, sp.family, ns.ns.Name, derr)
+		}
+	}
+	return dst, nil
+}
+
+func (l *linuxSource) dumpProcNet(dst []model.Socket, ns *netns, q Query, cause error) ([]model.Socket, error) {
+	if ns.file != nil && ns.pid == 0 {
+		return dst, fmt.Errorf("%v; no process lives in it to read /proc/PID/net from", cause)
+	}
+	for _, sp := range q.specs() {
+		sq := sockdiag.Query{Proto: sp.proto, Family: sp.family, States: states(q, sp.proto), Ports: portRanges(q.Targets, sp.proto)}
+		var err error
+		dst, err = sockdiag.ReadProcNet(dst, l.opt.Proc, ns.pid, sq)
+		if err != nil {
+			return dst, fmt.Errorf("%v; and /proc/net: %v", cause, err)
+		}
+	}
+	return dst, nil
+}
+
+func states(q Query, p model.Proto) model.StateMask {
+	if q.AllStates {
+		return model.AllStates
+	}
+	return ListenStates(p)
+}
+
+// groupHolders turns the walk's descriptors into holders per inode, in PID
+// order with descriptors ascending, and reads each holder's details once.
+func groupHolders(fds []procfs.FD, procs *procfs.Reader) map[uint64][]model.Holder {
+	slices.SortFunc(fds, func(a, b procfs.FD) int {
+		if a.Inode != b.Inode {
+			if a.Inode < b.Inode {
+				return -1
+			}
+			return 1
+		}
+		if a.PID != b.PID {
+			return a.PID - b.PID
+		}
+		return a.FD - b.FD
+	})
+	out := make(map[uint64][]model.Holder)
+	for i := 0; i < len(fds); {
+		j := i
+		h := model.Holder{PID: fds[i].PID}
+		for ; j < len(fds) && fds[j].Inode == fds[i].Inode && fds[j].PID == fds[i].PID; j++ {
+			h.FDs = append(h.FDs, fds[j].FD)
+		}
+		if p, err := procs.Process(h.PID); err == nil {
+			procs.Ancestors(p)
+			h.Process = p
+		}
+		out[fds[i].Inode] = append(out[fds[i].Inode], h)
+		i = j
+	}
+	return out
+}
+
+// markHidden records, per socket without holders, why none was found, and
+// the summary for the user. The likely holders are the unreadable
+// processes running as the user that created the socket.
+func (l *linuxSource) markHidden(snap *model.Snapshot, socks []model.Socket, denied []int, procs *procfs.Reader) {
+	if len(denied) == 0 {
+		return
+	}
+	root := snap.Host.EUID == 0
+	byUID := map[uint32][]string{}
+	for _, pid := range denied {
+		if p, err := procs.Process(pid); err == nil {
+			byUID[p.UID] = append(byUID[p.UID], fmt.Sprintf("%s (%d)", p.Name, pid))
+		}
+	}
+	for i := range socks {
+		s := &socks[i]
+		if len(s.Holders) > 0 || s.Inode == 0 || hasKind(s.Attributions, model.AttrKernel) {
+			continue
+		}
+		cands := byUID[s.UID]
+		switch {
+		case root:
+			s.Hidden = "the kernel refused even root access to the descriptors of " + pidList(denied)
+		default:
+			s.Hidden = "needs root"
+		}
+		if n := len(cands); n > 0 && n <= 3 {
+			s.Hidden += "; likely held by " + strings.Join(cands, ", ")
+		}
+		snap.Hidden.Sockets++
+	}
+	if snap.Hidden.Sockets > 0 {
+		snap.Hidden.Processes = denied
+		snap.Hidden.NeedsRoot = !root
+		snap.Hidden.Reason = "needs root"
+		if root {
+			snap.Hidden.Reason = "the kernel refused even root access to the descriptors of " + pidList(denied)
+		}
+	}
+}
+
+func hasKind(as []model.Attribution, k model.AttrKind) bool {
+	for _, a := range as {
+		if a.Kind == k {
+			return true
+		}
+	}
+	return false
+}
+
+func pidList(pids []int) string {
+	const max = 5
+	s := "PID"
+	if len(pids) > 1 {
+		s += "s"
+	}
+	for i, p := range pids {
+		if i == max {
+			return s + fmt.Sprintf(" and %d more", len(pids)-max)
+		}
+		if i > 0 {
+			s += ","
+		}
+		s += fmt.Sprintf(" %d", p)
+	}
+	return s
+}
+
+func (l *linuxSource) host() model.Host {
+	h := model.Host{OS: "linux", EUID: os.Geteuid()}
+	h.Hostname, _ = os.Hostname()
+	var st unix.Stat_t
+	if unix.Stat(filepath.Join(l.opt.Proc, "self/ns/net"), &st) == nil {
+		h.NetNS.Inode = st.Ino
+		h.NetNS.Name = "current"
+		if unix.Stat(filepath.Join(l.opt.Proc, "1/ns/net"), &st) == nil && st.Ino == h.NetNS.Inode {
+			h.NetNS.Name = "host"
+		}
+	}
+	if b, err := os.ReadFile(filepath.Join(l.opt.Proc, "self/status")); err == nil {
+		if s, err := procfs.ParseStatus(b); err == nil && len(s.NSPID) > 1 {
+			h.InChildPIDNS = true
+		}
+	}
+	return h
+}
+
+func nsByInode(nss []*netns, ino uint64) model.NetNS {
+	for _, ns := range nss {
+		if ns.ns.Inode == ino {
+			return ns.ns
+		}
+	}
+	return model.NetNS{Inode: ino}
+}

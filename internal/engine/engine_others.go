@@ -1,0 +1,6 @@
+//go:build !linux
+
+package engine
+
+// No backend on this operating system yet: newSource stays nil and New
+// returns an error wrapping ErrNotSupported.
