@@ -1,0 +1,247 @@
+package render
+
+import (
+	"encoding/json"
+	"io"
+	"time"
+
+	"github.com/whobinds/whobinds/internal/explain"
+	"github.com/whobinds/whobinds/internal/model"
+)
+
+// Schema is the value of the "schema" field. Fields may be added under the
+// same schema; a field never changes meaning.
+const Schema = "whobinds/v1"
+
+// The types below are the JSON contract, field by field as docs/json.md
+// describes it. They are separate from the model so that the model can
+// change without changing the contract.
+
+type jsonDoc struct {
+	Schema   string       `json:"schema"`
+	Host     jsonHost     `json:"host"`
+	Query    Query        `json:"query"`
+	Sockets  []jsonSocket `json:"sockets"`
+	Hidden   *jsonHidden  `json:"hidden"`
+	Warnings []string     `json:"warnings"`
+}
+
+// Query echoes what was asked, for the JSON document.
+type Query struct {
+	Targets   []string `json:"targets"`
+	Protocols []string `json:"protocols"`
+	Families  []int    `json:"families"`
+	AllStates bool     `json:"all_states"`
+	AllNetNS  bool     `json:"all_netns"`
+	PIDs      []int    `json:"pids,omitempty"`
+	Users     []string `json:"users,omitempty"`
+}
+
+type jsonHost struct {
+	Hostname     string      `json:"hostname"`
+	OS           string      `json:"os"`
+	Time         time.Time   `json:"time"`
+	EUID         int         `json:"euid"`
+	NetNS        jsonNetNS   `json:"netns"`
+	Namespaces   []jsonNetNS `json:"namespaces"`
+	InChildPIDNS bool        `json:"in_child_pid_namespace"`
+}
+
+type jsonNetNS struct {
+	Inode uint64 `json:"inode"`
+	Name  string `json:"name"`
+}
+
+type jsonEndpoint struct {
+	Address string `json:"address"`
+	Port    uint16 `json:"port"`
+}
+
+type jsonSocket struct {
+	Proto        string            `json:"proto"`
+	Family       int               `json:"family"`
+	Local        jsonEndpoint      `json:"local"`
+	Remote       *jsonEndpoint     `json:"remote"`
+	State        string            `json:"state"`
+	Listening    bool              `json:"listening"`
+	Inode        uint64            `json:"inode"`
+	UID          uint32            `json:"uid"`
+	NetNS        jsonNetNS         `json:"netns"`
+	RecvQ        uint32            `json:"recv_q"`
+	SendQ        uint32            `json:"send_q"`
+	V6Only       *bool             `json:"v6only"`
+	Interface    *string           `json:"interface"`
+	Holders      []jsonHolder      `json:"holders"`
+	OwnersHidden *string           `json:"owners_hidden"`
+	Attributions []jsonAttribution `json:"attributions"`
+	Exposure     jsonExposure      `json:"exposure"`
+}
+
+type jsonHolder struct {
+	PID     int          `json:"pid"`
+	FDs     []int        `json:"fds"`
+	Process *jsonProcess `json:"process"`
+}
+
+type jsonProcess struct {
+	PID        int            `json:"pid"`
+	PPID       int            `json:"ppid"`
+	NSPID      int            `json:"ns_pid,omitempty"`
+	Name       string         `json:"name"`
+	Exe        string         `json:"exe"`
+	ExeDeleted bool           `json:"exe_deleted"`
+	Cmdline    []string       `json:"cmdline"`
+	UID        uint32         `json:"uid"`
+	User       string         `json:"user"`
+	Start      *time.Time     `json:"start"`
+	StartTicks uint64         `json:"start_ticks"`
+	Cgroup     string         `json:"cgroup"`
+	PIDNS      uint64         `json:"pid_namespace"`
+	Ancestors  []jsonAncestor `json:"ancestors"`
+	Unreadable []string       `json:"unreadable"`
+}
+
+type jsonAncestor struct {
+	PID     int      `json:"pid"`
+	Name    string   `json:"name"`
+	Cmdline []string `json:"cmdline"`
+}
+
+type jsonAttribution struct {
+	Kind      string        `json:"kind"`
+	PID       int           `json:"pid,omitempty"`
+	Name      string        `json:"name,omitempty"`
+	Manager   string        `json:"manager,omitempty"`
+	ID        string        `json:"id,omitempty"`
+	Pod       string        `json:"pod,omitempty"`
+	Image     string        `json:"image,omitempty"`
+	Service   string        `json:"service,omitempty"`
+	Target    *jsonEndpoint `json:"target,omitempty"`
+	Detail    string        `json:"detail,omitempty"`
+	Evidence  string        `json:"evidence"`
+	Ambiguous bool          `json:"ambiguous"`
+}
+
+type jsonExposure struct {
+	Scope string `json:"scope"`
+	Text  string `json:"text"`
+}
+
+type jsonHidden struct {
+	Sockets   int    `json:"sockets"`
+	Processes []int  `json:"processes"`
+	Reason    string `json:"reason"`
+	Hint      string `json:"hint,omitempty"`
+}
+
+// JSON writes the snapshot as one whobinds/v1 document.
+func JSON(w io.Writer, snap *model.Snapshot, q Query, o Options) error {
+	doc := jsonDoc{
+		Schema: Schema,
+		Host: jsonHost{
+			Hostname: snap.Host.Hostname, OS: snap.Host.OS, Time: snap.Host.Time, EUID: snap.Host.EUID,
+			NetNS: jsonNetNS(snap.Host.NetNS), Namespaces: []jsonNetNS{}, InChildPIDNS: snap.Host.InChildPIDNS,
+		},
+		Query:    q,
+		Sockets:  make([]jsonSocket, 0, len(snap.Sockets)),
+		Warnings: snap.Warnings,
+	}
+	if doc.Query.Targets == nil {
+		doc.Query.Targets = []string{}
+	}
+	if doc.Warnings == nil {
+		doc.Warnings = []string{}
+	}
+	for _, ns := range snap.Host.Namespaces {
+		doc.Host.Namespaces = append(doc.Host.Namespaces, jsonNetNS(ns))
+	}
+	if h := snap.Hidden; h.Sockets > 0 {
+		doc.Hidden = &jsonHidden{Sockets: h.Sockets, Processes: h.Processes, Reason: h.Reason, Hint: o.Hint}
+	}
+	procs := map[*model.Process]*jsonProcess{}
+	for i := range snap.Sockets {
+		doc.Sockets = append(doc.Sockets, socketJSON(&snap.Sockets[i], procs))
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(doc)
+}
+
+func socketJSON(s *model.Socket, procs map[*model.Process]*jsonProcess) jsonSocket {
+	ex := explain.ExposureOf(s)
+	j := jsonSocket{
+		Proto: s.Proto.String(), Family: s.Family(),
+		Local: jsonEndpoint{s.Local.Addr().String(), s.Local.Port()},
+		State: s.State.String(), Listening: s.IsListener(),
+		Inode: s.Inode, UID: s.UID, NetNS: jsonNetNS(s.NetNS),
+		RecvQ: s.RecvQ, SendQ: s.SendQ,
+		Holders:      make([]jsonHolder, 0, len(s.Holders)),
+		Attributions: make([]jsonAttribution, 0, len(s.Attributions)),
+		Exposure:     jsonExposure{string(ex.Scope), ex.Text},
+	}
+	if s.Remote.IsValid() && s.Remote.Port() != 0 {
+		j.Remote = &jsonEndpoint{s.Remote.Addr().String(), s.Remote.Port()}
+	}
+	if s.V6Only != model.Unknown {
+		v := s.V6Only == model.Yes
+		j.V6Only = &v
+	}
+	if s.Interface != "" {
+		j.Interface = &s.Interface
+	}
+	if s.Hidden != "" {
+		j.OwnersHidden = &s.Hidden
+	}
+	for _, h := range s.Holders {
+		jh := jsonHolder{PID: h.PID, FDs: h.FDs}
+		if h.Process != nil {
+			if p, ok := procs[h.Process]; ok {
+				jh.Process = p
+			} else {
+				jh.Process = processJSON(h.Process)
+				procs[h.Process] = jh.Process
+			}
+		}
+		j.Holders = append(j.Holders, jh)
+	}
+	for _, a := range s.Attributions {
+		ja := jsonAttribution{
+			Kind: string(a.Kind), PID: a.PID, Name: a.Name, Manager: a.Manager, ID: a.ID, Pod: a.Pod,
+			Image: a.Image, Service: a.Service, Detail: a.Detail, Evidence: a.Evidence, Ambiguous: a.Ambiguous,
+		}
+		if a.Target.IsValid() {
+			ja.Target = &jsonEndpoint{Port: a.Target.Port()}
+			if a.Target.Addr().IsValid() {
+				ja.Target.Address = a.Target.Addr().String()
+			}
+		}
+		j.Attributions = append(j.Attributions, ja)
+	}
+	return j
+}
+
+func processJSON(p *model.Process) *jsonProcess {
+	j := &jsonProcess{
+		PID: p.PID, PPID: p.PPID, NSPID: p.NSPID, Name: p.Name, Exe: p.Exe, ExeDeleted: p.ExeDeleted,
+		Cmdline: p.Cmdline, UID: p.UID, User: p.User, StartTicks: p.StartTicks, Cgroup: p.Cgroup,
+		PIDNS: p.PIDNS, Ancestors: make([]jsonAncestor, 0, len(p.Ancestors)), Unreadable: p.Unreadable,
+	}
+	if j.Cmdline == nil {
+		j.Cmdline = []string{}
+	}
+	if j.Unreadable == nil {
+		j.Unreadable = []string{}
+	}
+	if !p.Start.IsZero() {
+		t := p.Start.UTC()
+		j.Start = &t
+	}
+	for _, a := range p.Ancestors {
+		ja := jsonAncestor{PID: a.PID, Name: a.Name, Cmdline: a.Cmdline}
+		if ja.Cmdline == nil {
+			ja.Cmdline = []string{}
+		}
+		j.Ancestors = append(j.Ancestors, ja)
+	}
+	return j
+}
