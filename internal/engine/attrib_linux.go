@@ -37,6 +37,11 @@ type enricher struct {
 	store   *containers.Store
 	ppids   map[int][]int // parent → children, built on first need
 	nsProcs map[uint64]int
+	// fd3 are the processes holding a listening socket as descriptor 3,
+	// where a socket activator puts the first socket it passes; envs
+	// caches their LISTEN_* variables.
+	fd3  map[int]bool
+	envs map[int]map[string]string
 
 	warnings []string
 }
@@ -48,6 +53,22 @@ func newEnricher(opt Options, procs *procfs.Reader, nss []*netns, complete bool)
 		units:  map[int][]systemd.SocketUnit{},
 		kernel: map[uint64][]kernelsock.Owner{},
 		store:  &containers.Store{Root: opt.Root},
+	}
+}
+
+// prepare notes what attribution needs to know about all sockets at once.
+func (e *enricher) prepare(socks []model.Socket) {
+	e.fd3 = map[int]bool{}
+	e.envs = map[int]map[string]string{}
+	for i := range socks {
+		if !socks[i].IsListener() {
+			continue
+		}
+		for _, h := range socks[i].Holders {
+			if slices.Contains(h.FDs, 3) {
+				e.fd3[h.PID] = true
+			}
+		}
 	}
 }
 
@@ -329,10 +350,14 @@ func (e *enricher) home(pid int) string {
 // activator (sd_listen_fds(3)): descriptors from 3 on, and LISTEN_PID and
 // LISTEN_FDS in its environment.
 func (e *enricher) activated(h model.Holder) (model.Attribution, bool) {
-	if !slices.ContainsFunc(h.FDs, func(fd int) bool { return fd >= 3 && fd < 3+64 }) {
+	if !e.fd3[h.PID] {
 		return model.Attribution{}, false
 	}
-	vars := e.environ(h.PID)
+	vars, ok := e.envs[h.PID]
+	if !ok {
+		vars = e.environ(h.PID)
+		e.envs[h.PID] = vars
+	}
 	n, err := strconv.Atoi(vars["LISTEN_FDS"])
 	if err != nil || n < 1 || vars["LISTEN_PID"] != strconv.Itoa(h.PID) {
 		return model.Attribution{}, false

@@ -145,8 +145,11 @@ func (l *linuxSource) collect(ctx context.Context, q Query) (*model.Snapshot, er
 	}
 	snap.Host.NetNS = nss[0].ns
 	for i := range socks {
+		socks[i].Holders = holders[socks[i].Inode]
+	}
+	e.prepare(socks)
+	for i := range socks {
 		s := &socks[i]
-		s.Holders = holders[s.Inode]
 		if s.IfIndex != 0 && s.NetNS.Inode == snap.Host.NetNS.Inode {
 			if ifc, err := net.InterfaceByIndex(int(s.IfIndex)); err == nil {
 				s.Interface = ifc.Name
