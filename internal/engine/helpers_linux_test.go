@@ -203,6 +203,19 @@ func socketAt(t *testing.T, snap *model.Snapshot, proto model.Proto, port int) *
 	return found[0]
 }
 
+// socketByInode returns the socket with the given inode, for tests whose
+// ports may be shared with other sockets on a busy machine.
+func socketByInode(t *testing.T, snap *model.Snapshot, ino uint64) *model.Socket {
+	t.Helper()
+	for i := range snap.Sockets {
+		if snap.Sockets[i].Inode == ino {
+			return &snap.Sockets[i]
+		}
+	}
+	t.Fatalf("no socket with inode %d among %d", ino, len(snap.Sockets))
+	return nil
+}
+
 func holderPIDs(s *model.Socket) []int {
 	var out []int
 	for _, h := range s.Holders {
