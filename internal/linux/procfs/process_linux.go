@@ -52,8 +52,14 @@ func (r *Reader) Process(pid int) (*model.Process, error) {
 }
 
 func (r *Reader) read(pid int) (*model.Process, error) {
-	dir := filepath.Join(r.root, strconv.Itoa(pid))
-	b, err := r.readFile(filepath.Join(dir, "stat"))
+	// Every file is opened relative to the process's directory, so that
+	// /proc/PID is resolved once.
+	dir, err := unix.Open(filepath.Join(r.root, strconv.Itoa(pid)), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("process %d: %w", pid, &fs.PathError{Op: "open", Path: filepath.Join(r.root, strconv.Itoa(pid)), Err: err})
+	}
+	defer unix.Close(dir)
+	b, err := r.readFileAt(dir, "stat")
 	if err != nil {
 		return nil, fmt.Errorf("process %d: %w", pid, err)
 	}
@@ -68,7 +74,7 @@ func (r *Reader) read(pid int) (*model.Process, error) {
 	unreadable := func(what string, err error) {
 		p.Unreadable = append(p.Unreadable, what+": "+errText(err))
 	}
-	if b, err := r.readFile(filepath.Join(dir, "status")); err != nil {
+	if b, err := r.readFileAt(dir, "status"); err != nil {
 		unreadable("status", err)
 	} else if s, err := ParseStatus(b); err != nil {
 		unreadable("status", err)
@@ -79,24 +85,24 @@ func (r *Reader) read(pid int) (*model.Process, error) {
 			p.NSPID = s.NSPID[n-1]
 		}
 	}
-	if b, err := r.readFile(filepath.Join(dir, "cmdline")); err != nil {
+	if b, err := r.readFileAt(dir, "cmdline"); err != nil {
 		unreadable("cmdline", err)
 	} else {
 		p.Cmdline = ParseCmdline(b)
 	}
-	if exe, err := os.Readlink(filepath.Join(dir, "exe")); err != nil {
+	if exe, err := r.readlinkAt(dir, "exe"); err != nil {
 		if !st.KernelThread() && !errors.Is(err, fs.ErrNotExist) {
 			unreadable("exe", err)
 		}
 	} else {
 		p.Exe, p.ExeDeleted = strings.CutSuffix(exe, " (deleted)")
 	}
-	if b, err := r.readFile(filepath.Join(dir, "cgroup")); err != nil {
+	if b, err := r.readFileAt(dir, "cgroup"); err != nil {
 		unreadable("cgroup", err)
 	} else {
 		p.Cgroup = string(b) // raw; the engine parses it
 	}
-	if l, err := os.Readlink(filepath.Join(dir, "ns", "pid")); err != nil {
+	if l, err := r.readlinkAt(dir, "ns/pid"); err != nil {
 		unreadable("pid namespace", err)
 	} else if ino, ok := ParseNSLink([]byte(l), "pid"); ok {
 		p.PIDNS = ino
@@ -129,7 +135,7 @@ func (r *Reader) Ancestors(p *model.Process) {
 func (r *Reader) boot() int64 {
 	if r.bootTime == 0 {
 		r.bootTime = -1
-		if b, err := r.readFile(filepath.Join(r.root, "stat")); err == nil {
+		if b, err := os.ReadFile(filepath.Join(r.root, "stat")); err == nil {
 			if t, err := ParseBootTime(b); err == nil {
 				r.bootTime = t
 			}
@@ -151,12 +157,12 @@ func (r *Reader) user(uid uint32) string {
 	return r.users[uid]
 }
 
-// readFile reads a small /proc file into the Reader's buffer with three
-// system calls; the result is valid until the next call.
-func (r *Reader) readFile(path string) ([]byte, error) {
-	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+// readFileAt reads a small /proc file relative to dir into the Reader's
+// buffer with three system calls; the result is valid until the next call.
+func (r *Reader) readFileAt(dir int, name string) ([]byte, error) {
+	fd, err := unix.Openat(dir, name, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
+		return nil, &fs.PathError{Op: "open", Path: name, Err: err}
 	}
 	defer unix.Close(fd)
 	b := r.buf[:0]
@@ -166,7 +172,7 @@ func (r *Reader) readFile(path string) ([]byte, error) {
 		}
 		n, err := unix.Read(fd, b[len(b):cap(b)])
 		if err != nil {
-			return nil, &fs.PathError{Op: "read", Path: path, Err: err}
+			return nil, &fs.PathError{Op: "read", Path: name, Err: err}
 		}
 		if n == 0 {
 			break
@@ -175,6 +181,15 @@ func (r *Reader) readFile(path string) ([]byte, error) {
 	}
 	r.buf = b
 	return b, nil
+}
+
+func (r *Reader) readlinkAt(dir int, name string) (string, error) {
+	var buf [4096]byte
+	n, err := unix.Readlinkat(dir, name, buf[:])
+	if err != nil {
+		return "", &fs.PathError{Op: "readlink", Path: name, Err: err}
+	}
+	return string(buf[:n]), nil
 }
 
 func errText(err error) string {
@@ -189,4 +204,41 @@ func errText(err error) string {
 		return pe.Err.Error()
 	}
 	return err.Error()
+}
+
+// Held returns the descriptors of fds (all of process pid) that still
+// refer to their socket inode, reading their links relative to one open
+// fd directory. Checked after reading a holder's details, it proves they
+// belong to the holder: a PID cannot be reused while its process lives,
+// and a new process with the same PID holds the socket only if it really
+// does.
+func (r *Reader) Held(pid int, fds []FD) []FD {
+	dir, err := unix.Open(filepath.Join(r.root, strconv.Itoa(pid), "fd"), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil
+	}
+	defer unix.Close(dir)
+	var link [32]byte
+	held := fds[:0:0]
+	for _, fd := range fds {
+		n, err := unix.Readlinkat(dir, strconv.Itoa(fd.FD), link[:])
+		if err != nil {
+			continue
+		}
+		if ino, ok := ParseSocketLink(link[:n]); ok && ino == fd.Inode {
+			held = append(held, fd)
+		}
+	}
+	return held
+}
+
+// NowTicks returns the time since boot in the unit and clock of the start
+// time in /proc/PID/stat (clock ticks of CLOCK_BOOTTIME), for telling
+// whether a process started before a given moment.
+func NowTicks() (uint64, error) {
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_BOOTTIME, &ts); err != nil {
+		return 0, err
+	}
+	return uint64(ts.Sec)*clockTicks + uint64(ts.Nsec)/(1e9/clockTicks), nil
 }

@@ -208,3 +208,55 @@ func BenchmarkWalk(b *testing.B) {
 		}
 	}
 }
+
+func TestHeldDropsDescriptorsThatChanged(t *testing.T) {
+	ln, f, ino := listen(t)
+	lfd := fdOf(t, ln)
+	r := NewReader("/proc", "/etc/passwd")
+	closed, _ := os.Open("/dev/null")
+	closedFD := int(closed.Fd())
+	closed.Close()
+	got := r.Held(os.Getpid(), []FD{
+		{Inode: ino, PID: os.Getpid(), FD: lfd},            // still the socket
+		{Inode: ino + 1, PID: os.Getpid(), FD: int(f.Fd())}, // another socket now
+		{Inode: ino, PID: os.Getpid(), FD: closedFD},        // closed since
+	})
+	want := []FD{{Inode: ino, PID: os.Getpid(), FD: lfd}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Held (-want +got):\n%s", diff)
+	}
+	if got := r.Held(1<<30, want); len(got) != 0 {
+		t.Errorf("Held(nonexistent pid) = %v; want nothing", got)
+	}
+}
+
+// TestNowTicksAgreesWithStartTimes checks the clock that lets the engine
+// trust processes started before a walk: a child started after NowTicks
+// has a start time no earlier, and we started before it.
+func TestNowTicksAgreesWithStartTimes(t *testing.T) {
+	r := NewReader("/proc", "/etc/passwd")
+	self, err := r.Process(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, err := NowTicks()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if self.StartTicks > before {
+		t.Errorf("own start %d ticks is after now %d", self.StartTicks, before)
+	}
+	cmd := exec.Command("sleep", "30")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	child, err := r.Process(cmd.Process.Pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	after, _ := NowTicks()
+	if child.StartTicks < before || child.StartTicks > after {
+		t.Errorf("child start %d ticks; want between %d and %d (the clocks disagree)", child.StartTicks, before, after)
+	}
+}
