@@ -3,10 +3,12 @@ package cli
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 
@@ -18,19 +20,8 @@ import (
 // marked hidden, and stderr gives the exact command that shows it.
 func TestUnprivilegedUserSeesHiddenOwners(t *testing.T) {
 	testutil.NeedRoot(t)
-	gobin := testutil.NeedCommand(t, "go")
-	dir, err := os.MkdirTemp("", "whobinds-unpriv")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer os.RemoveAll(dir)
-	os.Chmod(dir, 0o755)
-	bin := filepath.Join(dir, "whobinds")
-	build := exec.Command(gobin, "build", "-o", bin, "../../cmd/whobinds")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := binary(t)
+	dir := filepath.Dir(bin)
 	_, port := listener(t) // held by this root process
 
 	asNobody := func(args ...string) (int, string, string) {
@@ -78,4 +69,78 @@ func TestUnprivilegedUserSeesHiddenOwners(t *testing.T) {
 		!strings.HasPrefix(*doc.Sockets[0].OwnersHidden, "needs root") || doc.Hidden == nil || doc.Hidden.Sockets != 1 || !strings.HasPrefix(doc.Hidden.Hint, "sudo ") {
 		t.Errorf("--json as nobody = %s; want one socket with owners_hidden \"needs root\" and a hint", out)
 	}
+}
+
+var (
+	builtOnce sync.Once
+	builtBin  string
+	builtErr  error
+)
+
+// binary builds whobinds once into a directory every user may read.
+func binary(t *testing.T) string {
+	t.Helper()
+	gobin := testutil.NeedCommand(t, "go")
+	builtOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "whobinds-bin")
+		if err != nil {
+			builtErr = err
+			return
+		}
+		os.Chmod(dir, 0o755)
+		builtBin = filepath.Join(dir, "whobinds")
+		build := exec.Command(gobin, "build", "-o", builtBin, "../../cmd/whobinds")
+		build.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := build.CombinedOutput(); err != nil {
+			builtErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if builtErr != nil {
+		t.Fatal(builtErr)
+	}
+	return builtBin
+}
+
+// TestWithoutSockDiag runs whobinds with every socket() call failing, as
+// on a kernel without NETLINK_SOCK_DIAG: it falls back to /proc/net, says
+// so on stderr, and still finds the owner.
+func TestWithoutSockDiag(t *testing.T) {
+	strace := testutil.NeedCommand(t, "strace")
+	bin := binary(t)
+	_, port := listener(t)
+	cmd := exec.Command(strace, "-f", "-qq", "-o", "/dev/null", "-e", "trace=socket", "-e", "inject=socket:error=EPROTONOSUPPORT", bin, "--json", "tcp/"+port)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		if strings.Contains(errb.String(), "ptrace") {
+			testutil.Missing(t, "strace cannot trace here: %s", errb.String())
+		}
+		t.Fatalf("%v: %s", err, errb.String())
+	}
+	var doc struct {
+		Sockets []struct {
+			Holders []struct {
+				PID int `json:"pid"`
+			} `json:"holders"`
+			V6Only *bool `json:"v6only"`
+		} `json:"sockets"`
+		Warnings []string `json:"warnings"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &doc); err != nil {
+		t.Fatalf("output is not JSON: %v\n%s", err, out.String())
+	}
+	if len(doc.Sockets) != 1 || len(doc.Sockets[0].Holders) != 1 || doc.Sockets[0].Holders[0].PID != os.Getpid() {
+		t.Errorf("sockets = %+v; want the listener on %s held by this process", doc.Sockets, port)
+	}
+	if !strings.Contains(errb.String(), "reading /proc/net instead") || len(doc.Warnings) == 0 {
+		t.Errorf("stderr %q, warnings %q; want the fallback named", errb.String(), doc.Warnings)
+	}
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if builtBin != "" {
+		os.RemoveAll(filepath.Dir(builtBin))
+	}
+	os.Exit(code)
 }

@@ -28,6 +28,26 @@ func init() {
 // metadata and rtnetlink.
 type linuxSource struct {
 	opt Options
+	// warnings collects degradations during one collect.
+	warnings []string
+}
+
+func (l *linuxSource) warn(format string, args ...any) {
+	w := fmt.Sprintf(format, args...)
+	if !slices.Contains(l.warnings, w) {
+		l.warnings = append(l.warnings, w)
+	}
+}
+
+// nsLabel names a namespace in messages before it has its final name.
+func nsLabel(ns *netns) string {
+	switch {
+	case ns.ns.Name != "":
+		return "network namespace " + ns.ns.Name
+	case ns.pid != 0:
+		return fmt.Sprintf("the network namespace of PID %d", ns.pid)
+	}
+	return fmt.Sprintf("network namespace %d", ns.ns.Inode)
 }
 
 func (l *linuxSource) close() error { return nil }
@@ -76,6 +96,7 @@ func portRanges(ts []target.Target, p model.Proto) []sockdiag.PortRange {
 }
 
 func (l *linuxSource) collect(ctx context.Context, q Query) (*model.Snapshot, error) {
+	l.warnings = nil
 	snap := &model.Snapshot{Host: l.host()}
 	snap.Host.Time = time.Now()
 	nss, warns := l.namespaces(q.AllNetNS, snap.Host.NetNS)
@@ -115,6 +136,7 @@ func (l *linuxSource) collect(ctx context.Context, q Query) (*model.Snapshot, er
 
 	if q.SocketsOnly {
 		snap.Sockets = socks
+		snap.Warnings = append(snap.Warnings, l.warnings...)
 		return snap, nil
 	}
 
@@ -125,12 +147,16 @@ func (l *linuxSource) collect(ctx context.Context, q Query) (*model.Snapshot, er
 			want[s.Inode] = struct{}{}
 		}
 	}
+	walkStart, err := procfs.NowTicks()
+	if err != nil {
+		walkStart = 0 // verify every holder
+	}
 	walk, err := procfs.Walk(l.opt.Proc, want, procfs.WalkOptions{Workers: l.opt.Workers})
 	if err != nil {
 		return nil, fmt.Errorf("%w: finding socket owners: %v", ErrQuery, err)
 	}
 	procs := procfs.NewReader(l.opt.Proc, filepath.Join(l.opt.Root, "etc/passwd"))
-	holders := groupHolders(walk.FDs, procs)
+	holders := groupHolders(walk.FDs, procs, walkStart)
 
 	// Enrich.
 	e := newEnricher(l.opt, procs, nss, len(walk.Denied) == 0)
@@ -158,6 +184,7 @@ func (l *linuxSource) collect(ctx context.Context, q Query) (*model.Snapshot, er
 		e.attribute(s)
 	}
 	l.markHidden(snap, socks, walk.Denied, procs)
+	snap.Warnings = append(snap.Warnings, l.warnings...)
 	snap.Warnings = append(snap.Warnings, e.warnings...)
 	snap.Sockets = socks
 	return snap, nil
@@ -172,7 +199,8 @@ func (l *linuxSource) dump(dst []model.Socket, ns *netns, q Query) ([]model.Sock
 	}
 	c, err := sockdiag.Dial(fd)
 	if err != nil {
-		return l.dumpProcNet(dst, ns, q, fmt.Errorf("netlink sock_diag in %s: %w", ns.ns.Name, err))
+		l.warn("netlink sock_diag is unavailable in %s (%v): reading /proc/net instead, which does not say whether IPv6 sockets are v6-only", nsLabel(ns), err)
+		return l.dumpProcNet(dst, ns, q, fmt.Errorf("netlink sock_diag in %s: %w", nsLabel(ns), err))
 	}
 	defer c.Close()
 	for _, sp := range q.specs() {
@@ -181,14 +209,15 @@ func (l *linuxSource) dump(dst []model.Socket, ns *netns, q Query) ([]model.Sock
 		dst, derr = c.AppendSockets(dst, sq)
 		if derr != nil {
 			if errors.Is(derr, sockdiag.ErrUnavailable) {
+				l.warn("the kernel has no sock_diag for %s%d (%v): reading /proc/net instead", sp.proto, sp.family, derr)
 				var perr error
 				dst, perr = sockdiag.ReadProcNet(dst, l.opt.Proc, ns.pid, sq)
 				if perr != nil {
-					return dst, fmt.Errorf("listing %s%d sockets in %s: %v; and /proc/net: %v", sp.proto, sp.family, ns.ns.Name, derr, perr)
+					return dst, fmt.Errorf("listing %s%d sockets in %s: %v; and /proc/net: %v", sp.proto, sp.family, nsLabel(ns), derr, perr)
 				}
 				continue
 			}
-			return dst, fmt.Errorf("listing %s%d sockets in %s: %w", sp.proto, sp.family, ns.ns.Name, derr)
+			return dst, fmt.Errorf("listing %s%d sockets in %s: %w", sp.proto, sp.family, nsLabel(ns), derr)
 		}
 	}
 	return dst, nil
@@ -217,15 +246,15 @@ func states(q Query, p model.Proto) model.StateMask {
 }
 
 // groupHolders turns the walk's descriptors into holders per inode, in PID
-// order with descriptors ascending, and reads each holder's details once.
-func groupHolders(fds []procfs.FD, procs *procfs.Reader) map[uint64][]model.Holder {
+// order with descriptors ascending, reading each process's details once.
+//
+// A process may have exited since the walk and its PID been taken by
+// another. A process that started before the walk and is still alive is
+// the one the walk saw (PIDs are unique among live processes); for any
+// other, the descriptors are checked again after its details were read,
+// and those that no longer refer to their sockets are dropped.
+func groupHolders(fds []procfs.FD, procs *procfs.Reader, walkStart uint64) map[uint64][]model.Holder {
 	slices.SortFunc(fds, func(a, b procfs.FD) int {
-		if a.Inode != b.Inode {
-			if a.Inode < b.Inode {
-				return -1
-			}
-			return 1
-		}
 		if a.PID != b.PID {
 			return a.PID - b.PID
 		}
@@ -233,16 +262,29 @@ func groupHolders(fds []procfs.FD, procs *procfs.Reader) map[uint64][]model.Hold
 	})
 	out := make(map[uint64][]model.Holder)
 	for i := 0; i < len(fds); {
+		pid := fds[i].PID
 		j := i
-		h := model.Holder{PID: fds[i].PID}
-		for ; j < len(fds) && fds[j].Inode == fds[i].Inode && fds[j].PID == fds[i].PID; j++ {
-			h.FDs = append(h.FDs, fds[j].FD)
+		for j < len(fds) && fds[j].PID == pid {
+			j++
 		}
-		if p, err := procs.Process(h.PID); err == nil {
-			procs.Ancestors(p)
-			h.Process = p
+		p, err := procs.Process(pid)
+		if err != nil {
+			i = j
+			continue
 		}
-		out[fds[i].Inode] = append(out[fds[i].Inode], h)
+		procs.Ancestors(p)
+		held := fds[i:j]
+		if p.StartTicks+1 >= walkStart { // same tick counts as after
+			held = procs.Held(pid, held)
+		}
+		for _, fd := range held {
+			hs := out[fd.Inode]
+			if n := len(hs); n > 0 && hs[n-1].PID == pid {
+				hs[n-1].FDs = append(hs[n-1].FDs, fd.FD)
+				continue
+			}
+			out[fd.Inode] = append(hs, model.Holder{PID: pid, FDs: []int{fd.FD}, Process: p})
+		}
 		i = j
 	}
 	return out

@@ -646,3 +646,49 @@ func TestProcessInDockerCgroupIsThatContainer(t *testing.T) {
 		t.Errorf("the container's own scope is also reported as a unit: %+v", u)
 	}
 }
+
+// TestProcessesExitingMidWalk churns short-lived processes that inherit a
+// listener and exit at once, while snapshots are taken: every snapshot
+// succeeds, and every holder it names is one that really held the socket.
+func TestProcessesExitingMidWalk(t *testing.T) {
+	trueCmd := testutil.NeedCommand(t, "true")
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	f, _ := ln.(*net.TCPListener).File()
+	defer f.Close()
+	ino := inodeOf(t, ln.(*net.TCPListener))
+	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			c := exec.Command(trueCmd)
+			c.ExtraFiles = []*os.File{f}
+			c.Run()
+		}
+	}()
+	defer func() { close(stop); <-done }()
+
+	self := filepath.Base(os.Args[0])
+	for range 30 {
+		s := socketByInode(t, collect(t, Query{Targets: mustT{}.of(t, "tcp/"+port)}), ino)
+		if !slices.Contains(holderPIDs(s), os.Getpid()) {
+			t.Fatalf("holders %v lack this process %d", holderPIDs(s), os.Getpid())
+		}
+		for _, h := range s.Holders {
+			if h.Process == nil || (h.Process.Name != "true" && h.Process.Name != self[:min(len(self), 15)]) {
+				t.Errorf("holder %d named %+v; want this test or a churning true", h.PID, h.Process)
+			}
+		}
+	}
+}
