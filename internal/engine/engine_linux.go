@@ -7,8 +7,11 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -156,7 +159,7 @@ func (l *linuxSource) collect(ctx context.Context, q Query) (*model.Snapshot, er
 		return nil, fmt.Errorf("%w: finding socket owners: %v", ErrQuery, err)
 	}
 	procs := procfs.NewReader(l.opt.Proc, filepath.Join(l.opt.Root, "etc/passwd"))
-	holders := groupHolders(walk.FDs, procs, walkStart)
+	holders := groupHolders(walk.FDs, procs, walkStart, l.opt.Workers)
 
 	// Enrich.
 	e := newEnricher(l.opt, procs, nss, len(walk.Denied) == 0)
@@ -246,46 +249,85 @@ func states(q Query, p model.Proto) model.StateMask {
 }
 
 // groupHolders turns the walk's descriptors into holders per inode, in PID
-// order with descriptors ascending, reading each process's details once.
+// order with descriptors ascending, reading each process's details once,
+// with as many workers as the walk.
 //
 // A process may have exited since the walk and its PID been taken by
-// another. A process that started before the walk and is still alive is
-// the one the walk saw (PIDs are unique among live processes); for any
-// other, the descriptors are checked again after its details were read,
-// and those that no longer refer to their sockets are dropped.
-func groupHolders(fds []procfs.FD, procs *procfs.Reader, walkStart uint64) map[uint64][]model.Holder {
+// another. A process that started before the walk and is alive is the one
+// the walk saw (PIDs are unique among live processes); for any other, the
+// descriptors are checked again after its details were read, and those that
+// no longer refer to their sockets are dropped.
+func groupHolders(fds []procfs.FD, procs *procfs.Reader, walkStart uint64, workers int) map[uint64][]model.Holder {
 	slices.SortFunc(fds, func(a, b procfs.FD) int {
 		if a.PID != b.PID {
 			return a.PID - b.PID
 		}
 		return a.FD - b.FD
 	})
-	out := make(map[uint64][]model.Holder)
+	type group struct {
+		fds  []procfs.FD // of one process
+		proc *model.Process
+	}
+	var groups []group
 	for i := 0; i < len(fds); {
-		pid := fds[i].PID
 		j := i
-		for j < len(fds) && fds[j].PID == pid {
+		for j < len(fds) && fds[j].PID == fds[i].PID {
 			j++
 		}
-		p, err := procs.Process(pid)
-		if err != nil {
-			i = j
+		groups = append(groups, group{fds: fds[i:j]})
+		i = j
+	}
+
+	if workers <= 0 {
+		workers = min(runtime.GOMAXPROCS(0), 8)
+	}
+	workers = max(1, min(workers, len(groups)))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	readers := make([]*procfs.Reader, workers)
+	for w := range readers {
+		r := procs.Fork()
+		readers[w] = r
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				k := int(next.Add(1) - 1)
+				if k >= len(groups) {
+					return
+				}
+				g := &groups[k]
+				p, err := r.Process(g.fds[0].PID)
+				if err != nil {
+					g.fds = nil
+					continue
+				}
+				g.proc = p
+				if p.StartTicks+1 >= walkStart { // same tick counts as after
+					g.fds = r.Held(p.PID, g.fds)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for _, r := range readers {
+		procs.Merge(r)
+	}
+
+	out := make(map[uint64][]model.Holder)
+	for _, g := range groups {
+		if g.proc == nil {
 			continue
 		}
-		procs.Ancestors(p)
-		held := fds[i:j]
-		if p.StartTicks+1 >= walkStart { // same tick counts as after
-			held = procs.Held(pid, held)
-		}
-		for _, fd := range held {
+		procs.Ancestors(g.proc)
+		for _, fd := range g.fds {
 			hs := out[fd.Inode]
-			if n := len(hs); n > 0 && hs[n-1].PID == pid {
+			if n := len(hs); n > 0 && hs[n-1].PID == fd.PID {
 				hs[n-1].FDs = append(hs[n-1].FDs, fd.FD)
 				continue
 			}
-			out[fd.Inode] = append(hs, model.Holder{PID: pid, FDs: []int{fd.FD}, Process: p})
+			out[fd.Inode] = append(hs, model.Holder{PID: fd.PID, FDs: []int{fd.FD}, Process: g.proc})
 		}
-		i = j
 	}
 	return out
 }

@@ -36,6 +36,22 @@ func NewReader(root, passwd string) *Reader {
 	return &Reader{root: root, passwd: passwd, procs: map[int]*model.Process{}, buf: make([]byte, 0, 4096)}
 }
 
+// Fork returns a Reader for another goroutine: same root and user names,
+// its own cache and buffer. Merge its cache back with Merge.
+func (r *Reader) Fork() *Reader {
+	r.user(0) // load the user names once, to share them read-only
+	return &Reader{root: r.root, passwd: r.passwd, bootTime: r.boot(), users: r.users, procs: map[int]*model.Process{}, buf: make([]byte, 0, 4096)}
+}
+
+// Merge adds the processes another Reader has read to r's cache.
+func (r *Reader) Merge(o *Reader) {
+	for pid, p := range o.procs {
+		if _, ok := r.procs[pid]; !ok {
+			r.procs[pid] = p
+		}
+	}
+}
+
 // Process returns the details of pid, read once and then cached. Fields
 // that cannot be read are left empty and named in Unreadable; the error is
 // non-nil only when the process does not exist (any more).

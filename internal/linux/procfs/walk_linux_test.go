@@ -217,7 +217,7 @@ func TestHeldDropsDescriptorsThatChanged(t *testing.T) {
 	closedFD := int(closed.Fd())
 	closed.Close()
 	got := r.Held(os.Getpid(), []FD{
-		{Inode: ino, PID: os.Getpid(), FD: lfd},            // still the socket
+		{Inode: ino, PID: os.Getpid(), FD: lfd},             // still the socket
 		{Inode: ino + 1, PID: os.Getpid(), FD: int(f.Fd())}, // another socket now
 		{Inode: ino, PID: os.Getpid(), FD: closedFD},        // closed since
 	})
