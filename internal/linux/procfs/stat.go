@@ -83,14 +83,8 @@ type Status struct {
 func ParseStatus(b []byte) (Status, error) {
 	var s Status
 	var sawUID bool
-	for len(b) > 0 {
-		line := b
-		if i := bytes.IndexByte(b, '\n'); i >= 0 {
-			line, b = b[:i], b[i+1:]
-		} else {
-			b = nil
-		}
-		key, val, ok := bytes.Cut(line, []byte(":"))
+	for line := range bytes.Lines(b) {
+		key, val, ok := bytes.Cut(bytes.TrimSuffix(line, []byte("\n")), []byte(":"))
 		if !ok {
 			continue
 		}
@@ -98,7 +92,7 @@ func ParseStatus(b []byte) (Status, error) {
 		case "Uid":
 			f := bytes.Fields(val)
 			if len(f) < 2 {
-				return s, fmt.Errorf("status: Uid line %q", line)
+				return s, fmt.Errorf("status: Uid line %q", bytes.TrimSpace(line))
 			}
 			u, err := strconv.ParseUint(string(f[1]), 10, 32)
 			if err != nil {
@@ -167,13 +161,7 @@ func ParseNSLink(b []byte, kind string) (uint64, bool) {
 // ParseBootTime returns the btime line of /proc/stat: seconds since the
 // epoch at which the system booted.
 func ParseBootTime(b []byte) (int64, error) {
-	for len(b) > 0 {
-		line := b
-		if i := bytes.IndexByte(b, '\n'); i >= 0 {
-			line, b = b[:i], b[i+1:]
-		} else {
-			b = nil
-		}
+	for line := range bytes.Lines(b) {
 		if v, ok := bytes.CutPrefix(line, []byte("btime ")); ok {
 			return strconv.ParseInt(string(bytes.TrimSpace(v)), 10, 64)
 		}

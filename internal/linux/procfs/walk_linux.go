@@ -1,8 +1,8 @@
 package procfs
 
 import (
+	"bytes"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"runtime"
 	"slices"
@@ -208,27 +208,17 @@ const (
 // entries reads the links of one batch of directory entries. It returns
 // false when the process's descriptors turned out to be unreadable.
 func (s *scanner) entries(dirfd, pid int, b []byte) bool {
-	for len(b) >= direntName {
-		reclen := int(binary.NativeEndian.Uint16(b[direntReclen:]))
-		if reclen < direntName || reclen > len(b) {
+	for {
+		name, rest, ok := nextEntry(b)
+		if !ok {
 			return true
 		}
-		name := b[direntName:reclen]
-		b = b[reclen:]
-		fd := 0
-		i := 0
-		for ; i < len(name) && name[i] != 0; i++ {
-			c := name[i]
-			if c < '0' || c > '9' {
-				fd = -1
-				break
-			}
-			fd = fd*10 + int(c-'0')
-		}
-		if fd < 0 || i == 0 {
+		b = rest
+		fd := atoiName(name)
+		if fd < 0 {
 			continue // "." and ".."
 		}
-		s.name = append(append(s.name[:0], name[:i]...), 0)
+		s.name = append(append(s.name[:0], name...), 0)
 		n, err := readlinkat(dirfd, s.name, s.link)
 		if err != nil {
 			if err == unix.EACCES || err == unix.EPERM {
@@ -252,7 +242,39 @@ func (s *scanner) entries(dirfd, pid int, b []byte) bool {
 			s.found.mark(ino)
 		}
 	}
-	return true
+}
+
+// nextEntry splits the first struct linux_dirent64 off b and returns its
+// name without the NUL; ok is false when b holds no whole record.
+func nextEntry(b []byte) (name, rest []byte, ok bool) {
+	if len(b) < direntName {
+		return nil, nil, false
+	}
+	reclen := int(binary.NativeEndian.Uint16(b[direntReclen:]))
+	if reclen < direntName || reclen > len(b) {
+		return nil, nil, false
+	}
+	name = b[direntName:reclen]
+	if i := bytes.IndexByte(name, 0); i >= 0 {
+		name = name[:i]
+	}
+	return name, b[reclen:], true
+}
+
+// atoiName parses a directory entry name made of decimal digits (a PID or
+// a descriptor number), and returns -1 for anything else.
+func atoiName(name []byte) int {
+	if len(name) == 0 || len(name) > 9 {
+		return -1
+	}
+	n := 0
+	for _, c := range name {
+		if c < '0' || c > '9' {
+			return -1
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n
 }
 
 // listPIDs returns the numeric entries of an open /proc directory, in the
@@ -271,25 +293,13 @@ func listPIDs(procfd int) ([]int, error) {
 		if n <= 0 {
 			return pids, nil
 		}
-		b := buf[:n]
-		for len(b) >= direntName {
-			reclen := int(binary.NativeEndian.Uint16(b[direntReclen:]))
-			if reclen < direntName || reclen > len(b) {
-				return nil, errors.New("malformed directory entry")
+		for b := buf[:n]; ; {
+			name, rest, ok := nextEntry(b)
+			if !ok {
+				break
 			}
-			name := b[direntName:reclen]
-			b = b[reclen:]
-			pid := 0
-			i := 0
-			for ; i < len(name) && name[i] != 0; i++ {
-				c := name[i]
-				if c < '0' || c > '9' {
-					pid = -1
-					break
-				}
-				pid = pid*10 + int(c-'0')
-			}
-			if pid > 0 && i > 0 {
+			b = rest
+			if pid := atoiName(name); pid > 0 {
 				pids = append(pids, pid)
 			}
 		}
