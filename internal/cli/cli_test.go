@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/whobinds/whobinds/internal/testutil"
 )
 
 func run(t *testing.T, args ...string) (code int, stdout, stderr string) {
@@ -54,18 +56,8 @@ func TestBadInput(t *testing.T) {
 	}
 }
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 func TestFreePortExitsOne(t *testing.T) {
-	port := strconv.Itoa(freePort(t))
+	port := strconv.Itoa(testutil.FreePort(t))
 	code, out, errs := run(t, "tcp/"+port)
 	if code != ExitNoMatch || out != "" || !strings.Contains(errs, "no listening TCP socket on tcp/"+port) {
 		t.Errorf("free port: code %d, stdout %q, stderr %q; want 1, nothing, a one-line explanation", code, out, errs)
@@ -147,7 +139,7 @@ func TestJSONAndCSV(t *testing.T) {
 }
 
 func TestFreePortJSONIsStillADocument(t *testing.T) {
-	port := strconv.Itoa(freePort(t))
+	port := strconv.Itoa(testutil.FreePort(t))
 	code, out, _ := run(t, "--json", "tcp/"+port)
 	var doc map[string]any
 	if code != ExitNoMatch || json.Unmarshal([]byte(out), &doc) != nil || len(doc["sockets"].([]any)) != 0 {

@@ -305,7 +305,7 @@ func TestVXLANSocketIsKernelOwned(t *testing.T) {
 func TestSocketActivation(t *testing.T) {
 	activate := testutil.NeedCommand(t, "systemd-socket-activate")
 	for _, accept := range []bool{false, true} {
-		port := freePort(t)
+		port := testutil.FreePort(t)
 		addr := "127.0.0.1:" + strconv.Itoa(port)
 		name := "first-connection"
 		if accept {
@@ -375,23 +375,7 @@ func TestSocketActivation(t *testing.T) {
 
 func TestProcessInServiceCgroupIsThatUnit(t *testing.T) {
 	testutil.NeedRoot(t)
-	dirs := systemdCgroupDirs(t)
-	h := startHelper(t, "listen", []string{"WB_ADDR=tcp4:127.0.0.1:0"})
-	for _, base := range dirs {
-		dir := filepath.Join(base, "system.slice", "demo.service")
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			// The helper must leave before the group can go.
-			os.WriteFile(filepath.Join(base, "cgroup.procs"), []byte(strconv.Itoa(h.pid())), 0)
-			os.Remove(dir)
-			os.Remove(filepath.Dir(dir))
-		})
-		if err := os.WriteFile(filepath.Join(dir, "cgroup.procs"), []byte(strconv.Itoa(h.pid())), 0); err != nil {
-			t.Fatalf("moving pid %d into %s: %v", h.pid(), dir, err)
-		}
-	}
+	h := listenInCgroup(t, "system.slice/demo.service")
 	port, _ := strconv.Atoi(h.Ready)
 	s := socketAt(t, collect(t, Query{Targets: mustT{}.of(t, "tcp/"+strconv.Itoa(port))}), model.TCP, port)
 	a, ok := findAttr(s, model.AttrUnit)
@@ -401,6 +385,33 @@ func TestProcessInServiceCgroupIsThatUnit(t *testing.T) {
 	if p := s.Holders[0].Process; p.Cgroup != "/system.slice/demo.service" {
 		t.Errorf("holder cgroup = %q; want /system.slice/demo.service", p.Cgroup)
 	}
+}
+
+// listenInCgroup starts a listener and moves it into the cgroup rel (such
+// as "system.slice/demo.service") of every hierarchy that tells units
+// apart; the group goes when the test ends.
+func listenInCgroup(t *testing.T, rel string) *helper {
+	t.Helper()
+	testutil.NeedRoot(t)
+	dirs := systemdCgroupDirs(t)
+	h := startHelper(t, "listen", []string{"WB_ADDR=tcp4:127.0.0.1:0"})
+	pid := []byte(strconv.Itoa(h.pid()))
+	for _, base := range dirs {
+		dir := filepath.Join(base, rel)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			// The helper must leave before the group can go.
+			os.WriteFile(filepath.Join(base, "cgroup.procs"), pid, 0)
+			os.Remove(dir)
+			os.Remove(filepath.Dir(dir)) // fails, as it should, if others use it
+		})
+		if err := os.WriteFile(filepath.Join(dir, "cgroup.procs"), pid, 0); err != nil {
+			t.Fatalf("moving pid %d into %s: %v", h.pid(), dir, err)
+		}
+	}
+	return h
 }
 
 // systemdCgroupDirs returns the roots of the hierarchies that say which
@@ -523,16 +534,6 @@ func holdersKey(hs []model.Holder) string {
 	return strings.Join(parts, ",")
 }
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 func waitFor(t *testing.T, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
@@ -565,7 +566,7 @@ func TestUserManagerSocketUnit(t *testing.T) {
 	if err := os.MkdirAll(units, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	port := freePort(t)
+	port := testutil.FreePort(t)
 	unit := "[Socket]\nListenStream=127.0.0.1:" + strconv.Itoa(port) + "\n\n[Install]\nWantedBy=sockets.target\n"
 	if err := os.WriteFile(filepath.Join(units, "demo.socket"), []byte(unit), 0o644); err != nil {
 		t.Fatal(err)
@@ -602,7 +603,7 @@ func copyAs(t *testing.T, name string) string {
 }
 
 func TestDockerProxyIsAttributedToItsContainer(t *testing.T) {
-	port := freePort(t)
+	port := testutil.FreePort(t)
 	p := strconv.Itoa(port)
 	bin := copyAs(t, "docker-proxy")
 	h := startHelperArgv(t, "listen", []string{"WB_ADDR=tcp4:127.0.0.1:" + p}, bin,
@@ -620,22 +621,7 @@ func TestDockerProxyIsAttributedToItsContainer(t *testing.T) {
 
 func TestProcessInDockerCgroupIsThatContainer(t *testing.T) {
 	testutil.NeedRoot(t)
-	dirs := systemdCgroupDirs(t)
-	h := startHelper(t, "listen", []string{"WB_ADDR=tcp4:127.0.0.1:0"})
-	for _, base := range dirs {
-		dir := filepath.Join(base, "system.slice", "docker-"+webID+".scope")
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			os.WriteFile(filepath.Join(base, "cgroup.procs"), []byte(strconv.Itoa(h.pid())), 0)
-			os.Remove(dir)
-			os.Remove(filepath.Dir(dir))
-		})
-		if err := os.WriteFile(filepath.Join(dir, "cgroup.procs"), []byte(strconv.Itoa(h.pid())), 0); err != nil {
-			t.Fatalf("moving pid %d into %s: %v", h.pid(), dir, err)
-		}
-	}
+	h := listenInCgroup(t, "system.slice/docker-"+webID+".scope")
 	port, _ := strconv.Atoi(h.Ready)
 	s := socketAt(t, collectWith(t, Options{Root: dockerRoot}, Query{Targets: mustT{}.of(t, "tcp/"+h.Ready)}), model.TCP, port)
 	a, ok := findAttr(s, model.AttrContainer)

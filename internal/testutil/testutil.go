@@ -14,6 +14,7 @@ import (
 	"compress/gzip"
 	"flag"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -132,4 +133,15 @@ func Golden(t testing.TB, name string, got []byte) {
 	if string(want) != string(got) {
 		t.Errorf("output differs from %s (run go test -update if the change is intended):\n--- want\n%s\n--- got\n%s", path, want, got)
 	}
+}
+
+// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
 }

@@ -29,7 +29,7 @@ func TestPastaIntegration(t *testing.T) {
 
 	const content = "whobinds pasta integration\n"
 	www := webRoot(t, content)
-	hostPort := freePort(t)
+	hostPort := testutil.FreePort(t)
 	local := fmt.Sprintf("127.0.0.1:%d", hostPort)
 
 	// pasta run by root drops to nobody by default and then cannot set
@@ -98,7 +98,7 @@ func TestSlirp4netnsIntegration(t *testing.T) {
 
 	const content = "whobinds slirp4netns integration\n"
 	www := webRoot(t, content)
-	hostPort := freePort(t)
+	hostPort := testutil.FreePort(t)
 	local := fmt.Sprintf("127.0.0.1:%d", hostPort)
 
 	ns := exec.Command(unshare, "--net", "--", busybox, "httpd", "-f", "-p", "80", "-h", www)

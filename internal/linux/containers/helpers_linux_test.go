@@ -138,17 +138,6 @@ func killTree(cmd *exec.Cmd) {
 	cmd.Wait()
 }
 
-// freePort returns a TCP port on 127.0.0.1 that was free a moment ago.
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // httpGet fetches http://addr/ with a plain HTTP/1.0 request and returns
 // the body.
 func httpGet(addr string) (string, error) {
