@@ -27,6 +27,7 @@ type Reader struct {
 	bootTime int64
 	users    map[uint32]string
 	procs    map[int]*model.Process
+	parents  map[int]parent
 	buf      []byte
 }
 
@@ -128,24 +129,56 @@ func (r *Reader) read(pid int) (*model.Process, error) {
 
 // Ancestors fills p.Ancestors with the parent chain up to PID 1, nearest
 // first, stopping at the first parent that cannot be read (e.g. outside our
-// PID namespace, where the parent shows as PID 0).
+// PID namespace, where the parent shows as PID 0). Of an ancestor only the
+// name, parent and command line are read.
 func (r *Reader) Ancestors(p *model.Process) {
 	if p.Ancestors != nil {
 		return
 	}
+	p.Ancestors = []model.Ancestor{}
 	seen := map[int]bool{p.PID: true}
 	for ppid := p.PPID; ppid > 0 && !seen[ppid]; {
 		seen[ppid] = true
-		a, err := r.Process(ppid)
-		if err != nil {
+		a, next, ok := r.ancestor(ppid)
+		if !ok {
 			break
 		}
-		p.Ancestors = append(p.Ancestors, model.Ancestor{PID: a.PID, Name: a.Name, Cmdline: a.Cmdline})
-		ppid = a.PPID
+		p.Ancestors = append(p.Ancestors, a)
+		ppid = next
 	}
-	if p.Ancestors == nil {
-		p.Ancestors = []model.Ancestor{}
+}
+
+// ancestor reads what a parent chain shows of pid, cached: from the full
+// details when they were read, else from stat and cmdline alone.
+func (r *Reader) ancestor(pid int) (model.Ancestor, int, bool) {
+	if p, ok := r.procs[pid]; ok && p != nil {
+		return model.Ancestor{PID: pid, Name: p.Name, Cmdline: p.Cmdline}, p.PPID, true
 	}
+	if a, ok := r.parents[pid]; ok {
+		return a.Ancestor, a.ppid, a.ok
+	}
+	var e parent
+	dir := filepath.Join(r.root, strconv.Itoa(pid))
+	if b, err := os.ReadFile(filepath.Join(dir, "stat")); err == nil {
+		if st, err := ParseStat(b); err == nil {
+			e = parent{Ancestor: model.Ancestor{PID: pid, Name: st.Comm}, ppid: st.PPID, ok: true}
+			if b, err := os.ReadFile(filepath.Join(dir, "cmdline")); err == nil {
+				e.Cmdline = ParseCmdline(b)
+			}
+		}
+	}
+	if r.parents == nil {
+		r.parents = map[int]parent{}
+	}
+	r.parents[pid] = e
+	return e.Ancestor, e.ppid, e.ok
+}
+
+// parent is a cached ancestor.
+type parent struct {
+	model.Ancestor
+	ppid int
+	ok   bool
 }
 
 func (r *Reader) boot() int64 {
