@@ -30,6 +30,9 @@ type enricher struct {
 	// complete is true when every process's descriptors could be read, so
 	// a socket without holders really has none in this PID namespace.
 	complete bool
+	// childPIDNS is true when whobinds runs in a child PID namespace and
+	// cannot see every process on the host.
+	childPIDNS bool
 
 	perPID  map[int][]model.Attribution
 	kernel  map[uint64][]kernelsock.Owner
@@ -125,10 +128,15 @@ func (e *enricher) attributeOrphan(s *model.Socket) {
 		return
 	}
 	if e.complete {
+		detail := "no process holds this socket: kernel-owned, or held by a process outside this PID namespace"
+		if e.childPIDNS {
+			detail = "no process in this PID namespace holds this socket: whobinds runs inside a child PID namespace, so the holder is most likely a process outside it (or the kernel)"
+		}
 		s.Attributions = append(s.Attributions, model.Attribution{
-			Kind:     model.AttrKernel,
-			Detail:   "no process holds this socket: kernel-owned, or held by a process outside this PID namespace",
-			Evidence: "no descriptor in " + e.opt.Proc + "/*/fd refers to socket:[" + strconv.FormatUint(s.Inode, 10) + "]",
+			Kind:      model.AttrKernel,
+			Detail:    detail,
+			Evidence:  "no descriptor in " + e.opt.Proc + "/*/fd refers to socket:[" + strconv.FormatUint(s.Inode, 10) + "]",
+			Ambiguous: e.childPIDNS,
 		})
 	}
 }

@@ -163,6 +163,7 @@ func (l *linuxSource) collect(ctx context.Context, q Query) (*model.Snapshot, er
 
 	// Enrich.
 	e := newEnricher(l.opt, procs, nss, len(walk.Denied) == 0)
+	e.childPIDNS = snap.Host.InChildPIDNS
 	e.labelNamespaces()
 	for i := range socks {
 		socks[i].NetNS = nsByInode(nss, socks[i].NetNS.Inode)
@@ -400,20 +401,38 @@ func pidList(pids []int) string {
 	return s
 }
 
+// Inode numbers of the initial namespaces (include/uapi/linux/nsfs.h,
+// enum init_ns_ino). The PID one is fixed since Linux 3.8, the network one
+// since 6.18; namespaces created later get numbers from 0xF0000000 up.
+const (
+	initPIDNSInode = 0xEFFFFFFC
+	initNetNSInode = 0xEFFFFFF9
+)
+
 func (l *linuxSource) host() model.Host {
 	h := model.Host{OS: "linux", EUID: os.Geteuid()}
 	h.Hostname, _ = os.Hostname()
 	var st unix.Stat_t
-	if unix.Stat(filepath.Join(l.opt.Proc, "self/ns/net"), &st) == nil {
-		h.NetNS.Inode = st.Ino
-		h.NetNS.Name = "current"
-		if unix.Stat(filepath.Join(l.opt.Proc, "1/ns/net"), &st) == nil && st.Ino == h.NetNS.Inode {
-			h.NetNS.Name = "host"
-		}
+	// In a child PID namespace some holders are invisible. Its /proc may
+	// show only the inner PIDs (unshare --mount-proc), so ask the
+	// namespace's inode as well as NSpid.
+	if unix.Stat(filepath.Join(l.opt.Proc, "self/ns/pid"), &st) == nil && st.Ino != initPIDNSInode {
+		h.InChildPIDNS = true
 	}
 	if b, err := os.ReadFile(filepath.Join(l.opt.Proc, "self/status")); err == nil {
 		if s, err := procfs.ParseStatus(b); err == nil && len(s.NSPID) > 1 {
 			h.InChildPIDNS = true
+		}
+	}
+	if unix.Stat(filepath.Join(l.opt.Proc, "self/ns/net"), &st) == nil {
+		h.NetNS.Inode = st.Ino
+		h.NetNS.Name = "current"
+		// PID 1 is the host's init only in the initial PID namespace; in
+		// a container it is the container's.
+		if st.Ino == initNetNSInode {
+			h.NetNS.Name = "host"
+		} else if !h.InChildPIDNS && unix.Stat(filepath.Join(l.opt.Proc, "1/ns/net"), &st) == nil && st.Ino == h.NetNS.Inode {
+			h.NetNS.Name = "host"
 		}
 	}
 	return h

@@ -14,6 +14,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/whobinds/whobinds/internal/linux/procfs"
 	"github.com/whobinds/whobinds/internal/model"
 	"github.com/whobinds/whobinds/internal/target"
 	"github.com/whobinds/whobinds/internal/testutil"
@@ -676,5 +677,39 @@ func TestProcessesExitingMidWalk(t *testing.T) {
 				t.Errorf("holder %d named %+v; want this test or a churning true", h.PID, h.Process)
 			}
 		}
+	}
+}
+
+func TestProcessInUserUnitCgroup(t *testing.T) {
+	h := listenInCgroup(t, "user.slice/user-1000.slice/user@1000.service/app.slice/demo.service")
+	port, _ := strconv.Atoi(h.Ready)
+	s := socketAt(t, collect(t, Query{Targets: mustT{}.of(t, "tcp/"+h.Ready)}), model.TCP, port)
+	a, ok := findAttr(s, model.AttrUnit)
+	if !ok || a.Name != "demo.service" || a.Manager != "user@1000" {
+		t.Errorf("attributions = %+v; want user unit demo.service of user@1000", s.Attributions)
+	}
+}
+
+// TestHolderInChildPIDNamespace starts a listener as PID 1 of a new PID
+// namespace: from here it has another PID, and whobinds says both.
+func TestHolderInChildPIDNamespace(t *testing.T) {
+	testutil.NeedRoot(t)
+	unshare := testutil.NeedCommand(t, "unshare")
+	h := startHelper(t, "listen", []string{"WB_ADDR=tcp4:127.0.0.1:0"}, unshare, "--pid", "--fork", "--kill-child")
+	port, _ := strconv.Atoi(h.Ready)
+	s := socketAt(t, collect(t, Query{Targets: mustT{}.of(t, "tcp/"+h.Ready)}), model.TCP, port)
+	if len(s.Holders) != 1 || s.Holders[0].Process == nil {
+		t.Fatalf("holders = %+v; want the helper", s.Holders)
+	}
+	p := s.Holders[0].Process
+	if p.NSPID != 1 || p.PID == 1 || p.PPID != h.pid() {
+		t.Errorf("holder pid %d, ns pid %d, parent %d; want ns pid 1, a child of unshare (%d)", p.PID, p.NSPID, p.PPID, h.pid())
+	}
+	self, err := procfs.NewReader("/proc", "/etc/passwd").Process(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.PIDNS == 0 || p.PIDNS == self.PIDNS {
+		t.Errorf("holder pid namespace %d; want one other than ours (%d)", p.PIDNS, self.PIDNS)
 	}
 }
