@@ -49,12 +49,13 @@ type IO struct {
 	TTY, Color bool
 	// Width is the terminal width, 0 when unknown.
 	Width int
-	// Program is how to name this program in hints ("whobinds").
-	Program string
+	// Program says how to name this program in hints ("whobinds"); it is
+	// only called when a hint is printed.
+	Program func() string
 }
 
 func newIO(stdin io.Reader, stdout, stderr io.Writer) *IO {
-	o := &IO{In: stdin, Out: stdout, Err: stderr, Program: programName()}
+	o := &IO{In: stdin, Out: stdout, Err: stderr, Program: programName}
 	if f, ok := stdout.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		o.TTY = true
 		if w, _, err := term.GetSize(int(f.Fd())); err == nil {

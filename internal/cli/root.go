@@ -180,7 +180,7 @@ func (o *ListOptions) hint(snap *model.Snapshot) string {
 	if !snap.Hidden.NeedsRoot {
 		return ""
 	}
-	parts := []string{"sudo", o.IO.Program}
+	parts := []string{"sudo", o.IO.Program()}
 	for _, a := range o.rawArgs() {
 		parts = append(parts, shellQuote(a))
 	}

@@ -144,3 +144,69 @@ func TestMain(m *testing.M) {
 	}
 	os.Exit(code)
 }
+
+// TestInsideChildPIDNamespace runs whobinds in a new PID namespace with its
+// own /proc, where the process holding the listener (this test) cannot be
+// seen: the socket is listed, and the explanation says where its holder
+// most likely is instead of calling it free or kernel-owned for sure.
+func TestInsideChildPIDNamespace(t *testing.T) {
+	testutil.NeedRoot(t)
+	unshare := testutil.NeedCommand(t, "unshare")
+	bin := binary(t)
+	_, port := listener(t)
+	cmd := exec.Command(unshare, "--pid", "--fork", "--mount-proc", bin, "--json", "tcp/"+port)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("%v: %s", err, errb.String())
+	}
+	var doc struct {
+		Host struct {
+			InChildPIDNS bool `json:"in_child_pid_namespace"`
+		} `json:"host"`
+		Sockets []struct {
+			Holders      []any `json:"holders"`
+			Attributions []struct {
+				Kind      string `json:"kind"`
+				Detail    string `json:"detail"`
+				Ambiguous bool   `json:"ambiguous"`
+			} `json:"attributions"`
+		} `json:"sockets"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &doc); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, out.String())
+	}
+	if !doc.Host.InChildPIDNS || len(doc.Sockets) != 1 || len(doc.Sockets[0].Holders) != 0 || len(doc.Sockets[0].Attributions) != 1 {
+		t.Fatalf("inside a child PID namespace: %s", out.String())
+	}
+	a := doc.Sockets[0].Attributions[0]
+	if a.Kind != "kernel" || !a.Ambiguous || !strings.Contains(a.Detail, "outside") {
+		t.Errorf("attribution = %+v; want an uncertain one naming a holder outside the namespace", a)
+	}
+}
+
+// TestTerminalOutput runs whobinds under a pseudo-terminal (script(1)):
+// a header, colour, and no colour with NO_COLOR.
+func TestTerminalOutput(t *testing.T) {
+	script := testutil.NeedCommand(t, "script")
+	bin := binary(t)
+	_, p1 := listener(t)
+	_, p2 := listener(t)
+	run := func(env ...string) string {
+		cmd := exec.Command(script, "-qec", bin+" tcp/"+p1+" tcp/"+p2, "/dev/null")
+		cmd.Env = append(append(os.Environ(), "TERM=xterm"), env...)
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("script: %v: %s", err, out)
+		}
+		return string(out)
+	}
+	colour := run()
+	if !strings.Contains(colour, "PROTO") || !strings.Contains(colour, "\x1b[") || strings.Count(colour, "127.0.0.1:") != 2 {
+		t.Errorf("terminal output lacks the header, colour or a row:\n%q", colour)
+	}
+	plain := run("NO_COLOR=1")
+	if !strings.Contains(plain, "PROTO") || strings.Contains(plain, "\x1b[") {
+		t.Errorf("NO_COLOR output has escape codes or no header:\n%q", plain)
+	}
+}
