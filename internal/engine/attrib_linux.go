@@ -35,7 +35,7 @@ type enricher struct {
 	childPIDNS bool
 
 	perPID  map[int][]model.Attribution
-	kernel  map[uint64][]kernelsock.Owner
+	kernel  map[kernelKey][]kernelsock.Owner
 	units   map[int][]systemd.SocketUnit // by the PID of the systemd manager
 	store   *containers.Store
 	ppids   map[int][]int // parent → children, built on first need
@@ -54,7 +54,7 @@ func newEnricher(opt Options, procs *procfs.Reader, nss []*netns, complete bool)
 		opt: opt, procs: procs, nss: nss, complete: complete,
 		perPID: map[int][]model.Attribution{},
 		units:  map[int][]systemd.SocketUnit{},
-		kernel: map[uint64][]kernelsock.Owner{},
+		kernel: map[kernelKey][]kernelsock.Owner{},
 		store:  &containers.Store{Root: opt.Root},
 	}
 }
@@ -121,7 +121,7 @@ func stateOwner(s *model.Socket) (model.Attribution, bool) {
 }
 
 func (e *enricher) attributeOrphan(s *model.Socket) {
-	if o, ok := kernelsock.Match(e.kernelOwners(s.NetNS.Inode), s); ok {
+	if o, ok := kernelsock.Match(e.kernelOwners(s.NetNS.Inode, s.Proto), s); ok {
 		s.Attributions = append(s.Attributions, model.Attribution{
 			Kind: model.AttrKernel, Name: o.Name, Manager: o.Kind, Detail: o.Detail, Evidence: o.Evidence,
 		})
@@ -141,8 +141,15 @@ func (e *enricher) attributeOrphan(s *model.Socket) {
 	}
 }
 
-func (e *enricher) kernelOwners(nsIno uint64) []kernelsock.Owner {
-	if o, ok := e.kernel[nsIno]; ok {
+// kernelKey caches kernel owners per namespace and protocol.
+type kernelKey struct {
+	netns uint64
+	proto model.Proto
+}
+
+func (e *enricher) kernelOwners(nsIno uint64, proto model.Proto) []kernelsock.Owner {
+	k := kernelKey{nsIno, proto}
+	if o, ok := e.kernel[k]; ok {
 		return o
 	}
 	fd := -1
@@ -151,11 +158,11 @@ func (e *enricher) kernelOwners(nsIno uint64) []kernelsock.Owner {
 			fd = int(ns.file.Fd())
 		}
 	}
-	owners, err := kernelsock.Collect(fd, e.opt.Proc)
+	owners, err := kernelsock.Collect(fd, e.opt.Proc, proto)
 	if err != nil {
 		e.warn("identifying kernel-owned sockets: %v", err)
 	}
-	e.kernel[nsIno] = owners
+	e.kernel[k] = owners
 	return owners
 }
 

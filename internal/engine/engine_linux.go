@@ -414,15 +414,10 @@ func (l *linuxSource) host() model.Host {
 	h.Hostname, _ = os.Hostname()
 	var st unix.Stat_t
 	// In a child PID namespace some holders are invisible. Its /proc may
-	// show only the inner PIDs (unshare --mount-proc), so ask the
-	// namespace's inode as well as NSpid.
+	// show only the inner PIDs (unshare --mount-proc), so NSpid in
+	// /proc/self/status cannot tell; the namespace's inode can.
 	if unix.Stat(filepath.Join(l.opt.Proc, "self/ns/pid"), &st) == nil && st.Ino != initPIDNSInode {
 		h.InChildPIDNS = true
-	}
-	if b, err := os.ReadFile(filepath.Join(l.opt.Proc, "self/status")); err == nil {
-		if s, err := procfs.ParseStatus(b); err == nil && len(s.NSPID) > 1 {
-			h.InChildPIDNS = true
-		}
 	}
 	if unix.Stat(filepath.Join(l.opt.Proc, "self/ns/net"), &st) == nil {
 		h.NetNS.Inode = st.Ino

@@ -13,13 +13,20 @@ import (
 	"github.com/whobinds/whobinds/internal/model"
 )
 
-// Collect lists the kernel components that hold sockets in a network
-// namespace: netnsFD is an open namespace file, or -1 for ours. procRoot is
-// normally "/proc"; its files only describe our own namespace, so they are
-// read only when netnsFD is -1. Failures of one source do not stop the
-// others; they are returned joined.
-func Collect(netnsFD int, procRoot string) ([]Owner, error) {
+// Collect lists the kernel components that hold sockets of a protocol in
+// a network namespace: netnsFD is an open namespace file, or -1 for ours.
+// Tunnel devices hold only UDP sockets, so for TCP no device is asked
+// about. procRoot is normally "/proc"; its files only describe our own
+// namespace, so they are read only when netnsFD is -1. Failures of one
+// source do not stop the others; they are returned joined.
+func Collect(netnsFD int, procRoot string, proto model.Proto) ([]Owner, error) {
 	var owners []Owner
+	if netnsFD < 0 {
+		owners = fileOwners(procRoot)
+	}
+	if proto != model.UDP {
+		return owners, nil
+	}
 	var errs []error
 	links, err := dumpLinks(netnsFD)
 	if err != nil {
@@ -35,9 +42,6 @@ func Collect(netnsFD int, procRoot string) ([]Owner, error) {
 			owners = append(owners, wg...)
 			break
 		}
-	}
-	if netnsFD < 0 {
-		owners = append(owners, fileOwners(procRoot)...)
 	}
 	return owners, errors.Join(errs...)
 }

@@ -44,7 +44,7 @@ func TestCollectFindsVXLANDevice(t *testing.T) {
 	ipIn(t, ns, "link", "set", "lo", "up")
 	ipIn(t, ns, "link", "add", "vxt0", "type", "vxlan", "id", "42", "dstport", "4799", "local", "127.0.0.1")
 	ipIn(t, ns, "link", "set", "vxt0", "up")
-	owners, err := Collect(int(f.Fd()), "/proc")
+	owners, err := Collect(int(f.Fd()), "/proc", model.UDP)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,8 +57,12 @@ func TestCollectFindsVXLANDevice(t *testing.T) {
 	if len(got) != 1 || got[0].Name != "vxt0" || got[0].Port != 4799 || got[0].Proto != model.UDP {
 		t.Errorf("Collect in netns %s = %+v; want vxlan vxt0 on udp/4799", ns, owners)
 	}
+	// TCP sockets are never a device's.
+	if tcp, _ := Collect(int(f.Fd()), "/proc", model.TCP); len(tcp) != 0 {
+		t.Errorf("Collect(tcp) = %+v; want no device owners", tcp)
+	}
 	// Our own namespace does not have it.
-	own, _ := Collect(-1, "/proc")
+	own, _ := Collect(-1, "/proc", model.UDP)
 	for _, o := range own {
 		if o.Name == "vxt0" {
 			t.Errorf("Collect(-1) found %+v from another namespace", o)
@@ -71,7 +75,7 @@ func TestCollectFindsGeneveDevice(t *testing.T) {
 	ns, f := netns(t)
 	ipIn(t, ns, "link", "add", "gnv0", "type", "geneve", "id", "5", "remote", "127.0.0.2", "dstport", "6099")
 	ipIn(t, ns, "link", "set", "gnv0", "up")
-	owners, err := Collect(int(f.Fd()), "/proc")
+	owners, err := Collect(int(f.Fd()), "/proc", model.UDP)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +99,7 @@ func TestCollectFindsWireGuardDevice(t *testing.T) {
 		t.Fatalf("wg set: %v: %s", err, out)
 	}
 	ipIn(t, ns, "link", "set", "wg0", "up")
-	owners, err := Collect(int(f.Fd()), "/proc")
+	owners, err := Collect(int(f.Fd()), "/proc", model.UDP)
 	if err != nil {
 		t.Fatal(err)
 	}
