@@ -174,12 +174,6 @@ func (e *enricher) forProcess(p *model.Process) []model.Attribution {
 	}
 	var as []model.Attribution
 	path := p.Cgroup
-	if path != "" {
-		if parsed, err := cgroup.ParseProcCgroup([]byte(path)); err == nil {
-			path = parsed
-			p.Cgroup = parsed
-		}
-	}
 	ctr, inCtr := cgroup.ContainerOf(path)
 	if inCtr {
 		as = append(as, e.container(ctr, path, p.PID))
@@ -464,11 +458,7 @@ func (e *enricher) containerInNetNS(fw containers.Forward) (containers.Info, boo
 	if err != nil {
 		return containers.Info{}, false
 	}
-	path, err := cgroup.ParseProcCgroup([]byte(p.Cgroup))
-	if err != nil {
-		path = p.Cgroup
-	}
-	c, ok := cgroup.ContainerOf(path)
+	c, ok := cgroup.ContainerOf(p.Cgroup)
 	if !ok || c.ID == "" {
 		return containers.Info{}, false
 	}

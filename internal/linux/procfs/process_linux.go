@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/whobinds/whobinds/internal/linux/cgroup"
 	"github.com/whobinds/whobinds/internal/model"
 )
 
@@ -116,8 +117,10 @@ func (r *Reader) read(pid int) (*model.Process, error) {
 	}
 	if b, err := r.readFileAt(dir, "cgroup"); err != nil {
 		unreadable("cgroup", err)
+	} else if path, err := cgroup.ParseProcCgroup(b); err != nil {
+		unreadable("cgroup", err)
 	} else {
-		p.Cgroup = string(b) // raw; the engine parses it
+		p.Cgroup = path
 	}
 	if l, err := r.readlinkAt(dir, "ns/pid"); err != nil {
 		unreadable("pid namespace", err)
