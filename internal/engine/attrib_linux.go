@@ -100,9 +100,21 @@ func (e *enricher) attribute(s *model.Socket) {
 			continue
 		}
 		as = append(as, e.forSocket(h, s)...)
-		as = append(as, e.forProcess(h.Process)...)
+		for _, a := range e.forProcess(h.Process) {
+			// A prefork worker started by the master that holds the same
+			// socket: the parent chain says nothing new.
+			if a.Kind == model.AttrStartedBy && holds(s, h.Process.PPID) {
+				continue
+			}
+			as = append(as, a)
+		}
 	}
 	s.Attributions = dedupe(as)
+}
+
+// holds reports whether pid is one of the socket's holders.
+func holds(s *model.Socket, pid int) bool {
+	return slices.ContainsFunc(s.Holders, func(h model.Holder) bool { return h.PID == pid })
 }
 
 // stateOwner explains sockets with no inode: the kernel keeps them after

@@ -88,6 +88,13 @@ func TestChildSharesParentsListener(t *testing.T) {
 			t.Errorf("child process = %+v; want sleep started by us", h.Process)
 		}
 	}
+	// The child was started by a holder of the same socket (a prefork
+	// worker by its master): its parent chain is not news.
+	for _, a := range s.Attributions {
+		if a.Kind == model.AttrStartedBy && a.PID == child.Process.Pid {
+			t.Errorf("attribution %+v: the child's parent holds the same socket", a)
+		}
+	}
 }
 
 func TestSocketPassedOverUnixSocket(t *testing.T) {

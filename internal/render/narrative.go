@@ -151,7 +151,7 @@ func describe(h model.Holder, snap *model.Snapshot, o Options) string {
 	if p == nil {
 		return fmt.Sprintf("pid %d (exited before its details could be read)", h.PID)
 	}
-	parts := []string{p.Name, "pid " + strconv.Itoa(p.PID)}
+	parts := []string{displayName(p), "pid " + strconv.Itoa(p.PID)}
 	if p.NSPID != 0 {
 		parts[1] += " (pid " + strconv.Itoa(p.NSPID) + " in its own PID namespace)"
 	}
@@ -187,7 +187,7 @@ func sharedWith(first model.Holder, rest []model.Holder) string {
 	for _, h := range rest {
 		k := who{"?", "?"}
 		if h.Process != nil {
-			k = who{h.Process.Name, userOf(h.Process)}
+			k = who{displayName(h.Process), userOf(h.Process)}
 		}
 		if _, ok := byWho[k]; !ok {
 			order = append(order, k)

@@ -6,6 +6,7 @@ package render
 
 import (
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -73,7 +74,7 @@ func names(s *model.Socket) []string {
 	for _, h := range s.Holders {
 		n := "?"
 		if h.Process != nil {
-			n = h.Process.Name
+			n = displayName(h.Process)
 		}
 		if !slices.Contains(out, n) {
 			out = append(out, n)
@@ -95,6 +96,19 @@ func users(s *model.Socket) []string {
 		}
 	}
 	return out
+}
+
+// displayName is the process's name, untruncated: the kernel keeps only
+// 15 bytes of it ("systemd-socket-"), so a name of that length that
+// begins the executable's name in argv[0] is given in full.
+func displayName(p *model.Process) string {
+	const commLen = 15 // TASK_COMM_LEN - 1
+	if len(p.Name) == commLen && len(p.Cmdline) > 0 {
+		if base := filepath.Base(p.Cmdline[0]); len(base) > commLen && strings.HasPrefix(base, p.Name) {
+			return base
+		}
+	}
+	return p.Name
 }
 
 func userOf(p *model.Process) string {

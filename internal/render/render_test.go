@@ -178,3 +178,22 @@ func TestDuration(t *testing.T) {
 		}
 	}
 }
+
+func TestDisplayName(t *testing.T) {
+	tests := []struct {
+		comm string
+		argv []string
+		want string
+	}{
+		{"systemd-socket-", []string{"systemd-socket-activate", "-l", "80"}, "systemd-socket-activate"},
+		{"systemd-socket-", []string{"/usr/bin/systemd-socket-activate"}, "systemd-socket-activate"},
+		{"nginx", []string{"nginx: master process"}, "nginx"},
+		{"abcdefghijklmno", []string{"/x/other-program"}, "abcdefghijklmno"},
+		{"abcdefghijklmno", nil, "abcdefghijklmno"},
+	}
+	for _, tt := range tests {
+		if got := displayName(&model.Process{Name: tt.comm, Cmdline: tt.argv}); got != tt.want {
+			t.Errorf("displayName(%q, %q) = %q; want %q", tt.comm, tt.argv, got, tt.want)
+		}
+	}
+}
