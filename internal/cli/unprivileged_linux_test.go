@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -208,5 +210,52 @@ func TestTerminalOutput(t *testing.T) {
 	plain := run("NO_COLOR=1")
 	if !strings.Contains(plain, "PROTO") || strings.Contains(plain, "\x1b[") {
 		t.Errorf("NO_COLOR output has escape codes or no header:\n%q", plain)
+	}
+}
+
+// TestUnprivilegedUserSeesPartOfTheHolders reproduces nginx's shape: a root
+// process holds a listener and shares it with a worker running as nobody.
+// Run as nobody, whobinds sees the worker and says the creator is hidden.
+func TestUnprivilegedUserSeesPartOfTheHolders(t *testing.T) {
+	testutil.NeedRoot(t)
+	bin := binary(t)
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	f, _ := ln.(*net.TCPListener).File()
+	defer f.Close()
+	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	worker := exec.Command(testutil.NeedCommand(t, "sleep"), "60")
+	worker.ExtraFiles = []*os.File{f}
+	worker.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	if err := worker.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { worker.Process.Kill(); worker.Wait() }()
+
+	cmd := exec.Command(bin, "--json", "tcp/"+port)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	var doc struct {
+		Sockets []struct {
+			Holders []struct {
+				PID int `json:"pid"`
+			} `json:"holders"`
+			OwnersHidden *string `json:"owners_hidden"`
+		} `json:"sockets"`
+	}
+	if err := json.Unmarshal(out, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Sockets) != 1 || len(doc.Sockets[0].Holders) != 1 || doc.Sockets[0].Holders[0].PID != worker.Process.Pid {
+		t.Fatalf("sockets = %s; want the listener with the nobody worker (%d) as the visible holder", out, worker.Process.Pid)
+	}
+	if h := doc.Sockets[0].OwnersHidden; h == nil || !strings.Contains(*h, "uid 0 created the socket") {
+		t.Errorf("owners_hidden = %v; want it to say the root creator is hidden", h)
 	}
 }

@@ -341,36 +341,42 @@ func (l *linuxSource) markHidden(snap *model.Snapshot, socks []model.Socket, den
 		return
 	}
 	root := snap.Host.EUID == 0
-	byUID := map[uint32][]string{}
+	byUID := map[uint32][]string{} // unreadable processes by user
 	for _, pid := range denied {
 		if p, err := procs.Process(pid); err == nil {
 			byUID[p.UID] = append(byUID[p.UID], fmt.Sprintf("%s (%d)", p.Name, pid))
 		}
 	}
+	reason := "needs root"
+	if root {
+		reason = "the kernel refused even root access to the descriptors of " + pidList(denied)
+	}
 	for i := range socks {
 		s := &socks[i]
-		if len(s.Holders) > 0 || s.Inode == 0 || hasKind(s.Attributions, model.AttrKernel) {
+		if s.Inode == 0 || hasKind(s.Attributions, model.AttrKernel) {
 			continue
 		}
 		cands := byUID[s.UID]
 		switch {
-		case root:
-			s.Hidden = "the kernel refused even root access to the descriptors of " + pidList(denied)
+		case len(s.Holders) == 0:
+			s.Hidden = reason
+		case len(cands) > 0 && !slices.ContainsFunc(s.Holders, func(h model.Holder) bool { return h.Process != nil && h.Process.UID == s.UID }):
+			// The user that created the socket runs none of the visible
+			// holders but some unreadable process: the creator (a root
+			// master with workers running as nobody) is likely hidden.
+			s.Hidden = fmt.Sprintf("%s; uid %d created the socket and runs none of the visible holders", reason, s.UID)
 		default:
-			s.Hidden = "needs root"
+			continue
 		}
 		if n := len(cands); n > 0 && n <= 3 {
-			s.Hidden += "; likely held by " + strings.Join(cands, ", ")
+			s.Hidden += "; likely " + strings.Join(cands, ", ")
 		}
 		snap.Hidden.Sockets++
 	}
 	if snap.Hidden.Sockets > 0 {
 		snap.Hidden.Processes = denied
 		snap.Hidden.NeedsRoot = !root
-		snap.Hidden.Reason = "needs root"
-		if root {
-			snap.Hidden.Reason = "the kernel refused even root access to the descriptors of " + pidList(denied)
-		}
+		snap.Hidden.Reason = reason
 	}
 }
 

@@ -43,8 +43,8 @@ type Socket struct {
 	// ascending PID order. A prefork server's workers, inherited descriptors
 	// and descriptors passed over unix sockets are all kept.
 	Holders []Holder
-	// Hidden says why Holders may be empty or incomplete ("needs root"), and
-	// is empty when every process on the host could be inspected.
+	// Hidden says why Holders are empty or likely incomplete ("needs
+	// root"), and is empty when every holder could be seen.
 	Hidden string
 
 	// Attributions say why the socket is there, most specific first.

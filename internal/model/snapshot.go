@@ -31,8 +31,9 @@ type Host struct {
 
 // Hidden says how many sockets have holders whobinds could not see.
 type Hidden struct {
-	// Sockets is the number of sockets with no visible holder because some
-	// processes could not be inspected.
+	// Sockets is the number of sockets with no visible holder, or likely
+	// more holders than the visible ones, because some processes could not
+	// be inspected.
 	Sockets int
 	// Processes are the PIDs whose descriptors could not be read.
 	Processes []int

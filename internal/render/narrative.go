@@ -143,6 +143,13 @@ func owner(b *strings.Builder, snap *model.Snapshot, s *model.Socket, o Options)
 	if rest := s.Holders[1:]; len(rest) > 0 {
 		line(b, "", sharedWith(first, rest))
 	}
+	if s.Hidden != "" {
+		text := "more holders hidden — " + s.Hidden
+		if o.Hint != "" {
+			text += "\nto see them: " + o.Hint
+		}
+		line(b, "", text)
+	}
 }
 
 // describe is "nginx, pid 1201, user root, up 2h13m — /usr/sbin/nginx -g daemon off;".

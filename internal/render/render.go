@@ -141,8 +141,11 @@ func hasKind(s *model.Socket, k model.AttrKind) bool {
 
 // why is the one-line reason for the table: the most specific attribution.
 func why(s *model.Socket) string {
-	if s.Hidden != "" {
+	if s.Hidden != "" && len(s.Holders) == 0 {
 		return "owner hidden: " + s.Hidden
+	}
+	if s.Hidden != "" {
+		return "more holders hidden: " + s.Hidden
 	}
 	if len(s.Attributions) == 0 {
 		return ""
