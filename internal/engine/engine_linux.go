@@ -360,10 +360,12 @@ func (l *linuxSource) markHidden(snap *model.Snapshot, socks []model.Socket, den
 		switch {
 		case len(s.Holders) == 0:
 			s.Hidden = reason
-		case len(cands) > 0 && !slices.ContainsFunc(s.Holders, func(h model.Holder) bool { return h.Process != nil && h.Process.UID == s.UID }):
-			// The user that created the socket runs none of the visible
-			// holders but some unreadable process: the creator (a root
-			// master with workers running as nobody) is likely hidden.
+		case !root && len(cands) > 0 && !slices.ContainsFunc(s.Holders, func(h model.Holder) bool { return h.Process != nil && h.Process.UID == s.UID }):
+			// Not root, we see only our own processes. If the user that
+			// created the socket runs none of the visible holders but some
+			// unreadable process, the creator (a root master with workers
+			// running as us) is likely hidden. As root the same sign would
+			// also fit every daemon that drops privileges after binding.
 			s.Hidden = fmt.Sprintf("%s; uid %d created the socket and runs none of the visible holders", reason, s.UID)
 		default:
 			continue
