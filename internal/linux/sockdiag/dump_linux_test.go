@@ -561,15 +561,7 @@ func BenchmarkDumpListeners(b *testing.B) {
 		listenTCP(b, "tcp4", "127.0.0.1:0", -1)
 	}
 	q := Query{Proto: model.TCP, Family: 4, States: 1 << model.Listen}
-	var ss []model.Socket
-	var err error
-	b.ReportAllocs()
-	for b.Loop() {
-		if ss, err = c.AppendSockets(ss[:0], q); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ReportMetric(float64(len(ss)), "sockets/op")
+	benchDump(b, c, q)
 }
 
 // openConns opens n established loopback connections (2n sockets). They
@@ -592,15 +584,7 @@ func BenchmarkDumpAll(b *testing.B) {
 	c := dial(b, -1)
 	openConns(b, 2000)
 	q := Query{Proto: model.TCP, Family: 4}
-	var ss []model.Socket
-	var err error
-	b.ReportAllocs()
-	for b.Loop() {
-		if ss, err = c.AppendSockets(ss[:0], q); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ReportMetric(float64(len(ss)), "sockets/op")
+	benchDump(b, c, q)
 }
 
 func BenchmarkDumpOnePort(b *testing.B) {
@@ -609,15 +593,7 @@ func BenchmarkDumpOnePort(b *testing.B) {
 	l := listenTCP(b, "tcp4", "127.0.0.1:0", -1)
 	port := addrPort(b, l.Addr(), false).Port()
 	q := Query{Proto: model.TCP, Family: 4, Ports: []PortRange{{port, port}}}
-	var ss []model.Socket
-	var err error
-	b.ReportAllocs()
-	for b.Loop() {
-		if ss, err = c.AppendSockets(ss[:0], q); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ReportMetric(float64(len(ss)), "sockets/op")
+	benchDump(b, c, q)
 }
 
 func BenchmarkReadProcNetAll(b *testing.B) {
@@ -628,6 +604,19 @@ func BenchmarkReadProcNetAll(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		if ss, err = ReadProcNet(ss[:0], "/proc", 0, q); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(len(ss)), "sockets/op")
+}
+
+// benchDump times repeated dumps of q into one reused slice.
+func benchDump(b *testing.B, c *Conn, q Query) {
+	var ss []model.Socket
+	var err error
+	b.ReportAllocs()
+	for b.Loop() {
+		if ss, err = c.AppendSockets(ss[:0], q); err != nil {
 			b.Fatal(err)
 		}
 	}
