@@ -18,6 +18,8 @@ type Service struct {
 	Name        string
 	Aliases     []string
 	Description string
+	// Proto is "tcp" or "udp".
+	Proto string
 	// Port and PortEnd (0 for a single port) are the assignment's range.
 	Port, PortEnd uint16
 }
@@ -50,7 +52,7 @@ func parseIANA(b []byte) (*ianaTable, error) {
 		}
 		k := key(f[0], uint16(lo))
 		if hi != 0 {
-			s := &Service{Name: f[3], Description: f[4], Port: uint16(lo), PortEnd: uint16(hi)}
+			s := &Service{Name: f[3], Description: f[4], Proto: f[0], Port: uint16(lo), PortEnd: uint16(hi)}
 			t.ranges[f[0]] = append(t.ranges[f[0]], s)
 			t.byName[s.Name] = append(t.byName[s.Name], s)
 			continue
@@ -64,7 +66,7 @@ func parseIANA(b []byte) (*ianaTable, error) {
 			}
 			continue
 		}
-		s := &Service{Name: f[3], Description: f[4], Port: uint16(lo)}
+		s := &Service{Name: f[3], Description: f[4], Proto: f[0], Port: uint16(lo)}
 		t.single[k] = s
 		t.byName[s.Name] = append(t.byName[s.Name], s)
 	}

@@ -160,3 +160,45 @@ func FuzzCompactIANA(f *testing.F) {
 		}
 	})
 }
+
+func TestDistance(t *testing.T) {
+	for _, tt := range []struct {
+		a, b string
+		want int
+	}{{"", "", 0}, {"winrm", "winrm", 0}, {"wimrm", "winrm", 1}, {"smb", "sbm", 2}, {"", "abc", 3}, {"kitten", "sitting", 3}} {
+		if got := distance(tt.a, tt.b); got != tt.want {
+			t.Errorf("distance(%q, %q) = %d; want %d", tt.a, tt.b, got, tt.want)
+		}
+	}
+}
+
+func TestSuggestAndPortsNamed(t *testing.T) {
+	if got := Suggest("htps", 3); !slices.Contains(got, "https") {
+		t.Errorf("Suggest(htps) = %v; want https among them", got)
+	}
+	if got := Suggest("zzzzzzzzzz", 3); len(got) != 0 {
+		t.Errorf("Suggest(nonsense) = %v; want none", got)
+	}
+	got := PortsNamed("https")
+	if !slices.Contains(got, ProtoPort{"tcp", 443}) || !slices.Contains(got, ProtoPort{"udp", 443}) {
+		t.Errorf("PortsNamed(https) = %v; want tcp/443 and udp/443", got)
+	}
+	if got := PortsNamed("x11"); len(got) != 0 {
+		t.Errorf("PortsNamed(x11) = %v; want nothing (only a range is registered)", got)
+	}
+}
+
+func TestRPCProgram(t *testing.T) {
+	for n, want := range map[uint32]string{100000: "portmapper", 100003: "nfs", 100005: "mountd", 100021: "nlockmgr", 100024: "status"} {
+		p, ok := RPCProgram(n)
+		if !ok || !slices.Contains(p.Names, want) {
+			t.Errorf("RPCProgram(%d) = %+v, %v; want %s among its names", n, p, ok, want)
+		}
+	}
+	if _, ok := RPCProgram(12345); ok {
+		t.Error("RPCProgram(12345) found a program")
+	}
+	if _, err := parsePrograms([]byte(`{"programs":[{"number":1},{"number":1}]}`)); err == nil {
+		t.Error("parsePrograms accepted a program twice")
+	}
+}
