@@ -152,6 +152,17 @@ const (
 	// AttrStartedBy: the holder's parent chain, when it says more than
 	// "started by PID 1".
 	AttrStartedBy AttrKind = "started-by"
+	// AttrService: the Windows service inside the holder (from the
+	// socket's service tag, or every service of a shared host process,
+	// marked Ambiguous). Name is the short name, Detail the display name.
+	AttrService AttrKind = "windows-service"
+	// AttrHTTPSys: a URL registered with the kernel HTTP driver (http.sys)
+	// that made System (PID 4) listen. Name is the URL prefix, Service the
+	// service (or PID) that registered it.
+	AttrHTTPSys AttrKind = "httpsys-url"
+	// AttrRPC: RPC interfaces registered on this port with the endpoint
+	// mapper or rpcbind. Name lists them.
+	AttrRPC AttrKind = "rpc-interface"
 )
 
 // Attribution is one reason a socket exists, with its evidence.

@@ -27,6 +27,9 @@ type Host struct {
 	// InChildPIDNS is true when whobinds runs inside a PID namespace that
 	// is not the host's, so some holders may be invisible.
 	InChildPIDNS bool
+	// UnprivilegedPortStart is the first port an unprivileged process may
+	// bind (Linux: net.ipv4.ip_unprivileged_port_start); 0 when unknown.
+	UnprivilegedPortStart int
 }
 
 // Hidden says how many sockets have holders whobinds could not see.
@@ -41,4 +44,19 @@ type Hidden struct {
 	Reason string
 	// NeedsRoot is true when running as root would show them.
 	NeedsRoot bool
+}
+
+// FirewallVerdict is what the host firewall does with new inbound traffic
+// from another host to a socket.
+type FirewallVerdict struct {
+	// Verdict is "accept", "drop", "reject" or "unknown".
+	Verdict string
+	// Rule is the rule that decided, for people; empty for a policy or
+	// when unknown.
+	Rule string
+	// Source is "nftables" or "iptables".
+	Source string
+	// Reason says why the verdict is what it is, or why it is unknown
+	// ("needs root", "no firewall rules: everything is accepted").
+	Reason string
 }
