@@ -75,6 +75,40 @@ type jsonSocket struct {
 	OwnersHidden *string           `json:"owners_hidden"`
 	Attributions []jsonAttribution `json:"attributions"`
 	Exposure     jsonExposure      `json:"exposure"`
+	Explanation  jsonExplanation   `json:"explanation"`
+}
+
+type jsonExplanation struct {
+	Service        string       `json:"service"`
+	Title          string       `json:"title"`
+	Purpose        string       `json:"purpose"`
+	ExpectedOwners []jsonOwner  `json:"expected_owners"`
+	Anomaly        *string      `json:"anomaly"`
+	Risk           jsonRisk     `json:"risk"`
+	Privileged     *string      `json:"privileged"`
+	Remedies       []jsonRemedy `json:"remedies"`
+	Never          *string      `json:"never"`
+	Sources        []string     `json:"sources"`
+}
+
+type jsonOwner struct {
+	OS      string `json:"os"`
+	Process string `json:"process,omitempty"`
+	Service string `json:"service,omitempty"`
+	Driver  string `json:"driver,omitempty"`
+	Addr    string `json:"addr,omitempty"`
+	Note    string `json:"note,omitempty"`
+}
+
+type jsonRisk struct {
+	Level string `json:"level"`
+	Text  string `json:"text"`
+}
+
+type jsonRemedy struct {
+	Kind    string `json:"kind"`
+	Text    string `json:"text"`
+	Command string `json:"command,omitempty"`
 }
 
 type jsonHolder struct {
@@ -137,11 +171,8 @@ type jsonHidden struct {
 // JSON writes the snapshot as one whobinds/v1 document.
 func JSON(w io.Writer, snap *model.Snapshot, q Query, o Options) error {
 	doc := jsonDoc{
-		Schema: Schema,
-		Host: jsonHost{
-			Hostname: snap.Host.Hostname, OS: snap.Host.OS, Time: snap.Host.Time, EUID: snap.Host.EUID,
-			NetNS: jsonNetNS(snap.Host.NetNS), Namespaces: []jsonNetNS{}, InChildPIDNS: snap.Host.InChildPIDNS,
-		},
+		Schema:   Schema,
+		Host:     hostJSON(&snap.Host),
 		Query:    q,
 		Sockets:  make([]jsonSocket, 0, len(snap.Sockets)),
 		Warnings: snap.Warnings,
@@ -152,19 +183,30 @@ func JSON(w io.Writer, snap *model.Snapshot, q Query, o Options) error {
 	if doc.Warnings == nil {
 		doc.Warnings = []string{}
 	}
-	for _, ns := range snap.Host.Namespaces {
-		doc.Host.Namespaces = append(doc.Host.Namespaces, jsonNetNS(ns))
-	}
 	if h := snap.Hidden; h.Sockets > 0 {
 		doc.Hidden = &jsonHidden{Sockets: h.Sockets, Processes: h.Processes, Reason: h.Reason, Hint: o.Hint}
 	}
 	procs := map[*model.Process]*jsonProcess{}
 	for i := range snap.Sockets {
-		doc.Sockets = append(doc.Sockets, socketJSON(&snap.Sockets[i], procs))
+		js := socketJSON(&snap.Sockets[i], procs)
+		js.Explanation = explanationJSON(explain.Explain(&snap.Sockets[i], &snap.Host))
+		doc.Sockets = append(doc.Sockets, js)
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
 	return enc.Encode(doc)
+}
+
+func hostJSON(h *model.Host) jsonHost {
+	j := jsonHost{
+		Hostname: h.Hostname, OS: h.OS, Time: h.Time, EUID: h.EUID,
+		NetNS: jsonNetNS(h.NetNS), Namespaces: []jsonNetNS{}, InChildPIDNS: h.InChildPIDNS,
+	}
+	for _, ns := range h.Namespaces {
+		j.Namespaces = append(j.Namespaces, jsonNetNS(ns))
+	}
+	return j
 }
 
 func socketJSON(s *model.Socket, procs map[*model.Process]*jsonProcess) jsonSocket {
@@ -244,4 +286,32 @@ func processJSON(p *model.Process) *jsonProcess {
 		j.Ancestors = append(j.Ancestors, ja)
 	}
 	return j
+}
+
+func explanationJSON(f explain.Finding) jsonExplanation {
+	j := jsonExplanation{
+		Service: f.Service, Title: f.Title, Purpose: f.Purpose,
+		ExpectedOwners: make([]jsonOwner, 0, len(f.Expected)),
+		Risk:           jsonRisk{f.Risk.Level, f.Risk.Text},
+		Remedies:       make([]jsonRemedy, 0, len(f.Remedies)),
+		Sources:        f.Sources,
+		Anomaly:        nonEmpty(f.Anomaly), Privileged: nonEmpty(f.Privileged), Never: nonEmpty(f.Never),
+	}
+	if j.Sources == nil {
+		j.Sources = []string{}
+	}
+	for _, o := range f.Expected {
+		j.ExpectedOwners = append(j.ExpectedOwners, jsonOwner(o))
+	}
+	for _, r := range f.Remedies {
+		j.Remedies = append(j.Remedies, jsonRemedy(r))
+	}
+	return j
+}
+
+func nonEmpty(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
 }

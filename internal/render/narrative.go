@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/whobinds/whobinds/internal/explain"
+	"github.com/whobinds/whobinds/internal/kb"
 	"github.com/whobinds/whobinds/internal/model"
 )
 
@@ -105,6 +106,13 @@ func tell(b *strings.Builder, snap *model.Snapshot, g []*model.Socket, o Options
 			line(b, "started", "by "+chain)
 		}
 	}
+	f := explain.Explain(s, &snap.Host)
+	if p := portLine(s, f); p != "" {
+		line(b, "port", p)
+	}
+	if f.Anomaly != "" {
+		line(b, "anomaly", f.Anomaly)
+	}
 	var exps []string
 	for _, m := range g {
 		if t := explain.ExposureOf(m).Text; !slices.Contains(exps, t) {
@@ -112,9 +120,54 @@ func tell(b *strings.Builder, snap *model.Snapshot, g []*model.Socket, o Options
 		}
 	}
 	line(b, "exposure", strings.Join(exps, "; "))
+	if f.Risk.Level != kb.RiskInfo && f.Risk.Level != "" {
+		line(b, "risk", f.Risk.Level+" — "+f.Risk.Text)
+	}
+	if o.Explain && f.Privileged != "" {
+		line(b, "", f.Privileged)
+	}
+	remedies := f.Remedies
+	if !o.Explain && len(remedies) > 2 {
+		remedies = remedies[:2]
+	}
+	for i, r := range remedies {
+		label := ""
+		if i == 0 {
+			label = "free it"
+		}
+		text := r.Text
+		if r.Command != "" {
+			text = r.Command + "\n  " + r.Text
+		}
+		line(b, label, text)
+	}
+	if f.Never != "" {
+		line(b, "never", f.Never)
+	}
 	if o.Explain {
 		details(b, g)
+		if len(f.Sources) > 0 {
+			line(b, "sources", strings.Join(f.Sources, "\n"))
+		}
 	}
+}
+
+// portLine is "445/tcp microsoft-ds — SMB over TCP: file and printer
+// sharing", from what the knowledge base knows.
+func portLine(s *model.Socket, f explain.Finding) string {
+	t := fmt.Sprintf("%d/%s", s.Local.Port(), s.Proto)
+	if f.Service != "" {
+		t += " " + f.Service
+	}
+	switch {
+	case f.Title != "" && f.Purpose != "":
+		t += " — " + f.Title + "\n" + f.Purpose
+	case f.Title != "":
+		t += " — " + f.Title
+	case f.Service == "":
+		return ""
+	}
+	return t
 }
 
 // owner writes who holds the socket, or why nobody visibly does.

@@ -208,6 +208,18 @@ func short(a model.Attribution) string {
 	case model.AttrStartedBy:
 		parent, _, _ := strings.Cut(a.Detail, " ← ")
 		return "started by " + parent
+	case model.AttrService:
+		if a.Ambiguous {
+			return "one of the services " + a.Name
+		}
+		return "service " + a.Name
+	case model.AttrHTTPSys:
+		if a.Service != "" {
+			return "http.sys " + a.Name + " for " + a.Service
+		}
+		return "http.sys " + a.Name
+	case model.AttrRPC:
+		return "RPC " + a.Name
 	}
 	return string(a.Kind) + " " + a.Name
 }

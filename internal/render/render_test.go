@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/whobinds/whobinds/internal/explain"
 	"github.com/whobinds/whobinds/internal/model"
 	"github.com/whobinds/whobinds/internal/testutil"
 )
@@ -195,5 +196,85 @@ func TestDisplayName(t *testing.T) {
 		if got := displayName(&model.Process{Name: tt.comm, Cmdline: tt.argv}); got != tt.want {
 			t.Errorf("displayName(%q, %q) = %q; want %q", tt.comm, tt.argv, got, tt.want)
 		}
+	}
+}
+
+// windowsFixture is a Windows-shaped snapshot with the seeds' cases: port
+// 80 held by System for the Web Deployment Agent Service (http.sys), RDP in
+// a shared svchost, IPsec in lsass, SMB in the kernel, and a dynamic RPC
+// port.
+func windowsFixture() *model.Snapshot {
+	proc := func(pid, ppid int, name, user string) *model.Process {
+		return &model.Process{PID: pid, PPID: ppid, Name: name, User: user, Start: now.Add(-5 * time.Hour), Ancestors: []model.Ancestor{}}
+	}
+	system := proc(4, 0, "System", "SYSTEM")
+	svchost := proc(1192, 640, "svchost.exe", "NETWORK SERVICE")
+	svchost.Cmdline = []string{`C:\Windows\System32\svchost.exe`, "-k", "NetworkService"}
+	lsass := proc(888, 580, "lsass.exe", "SYSTEM")
+	h := func(p *model.Process) []model.Holder { return []model.Holder{{PID: p.PID, Process: p}} }
+	ns := model.NetNS{}
+	return &model.Snapshot{
+		Host: model.Host{Hostname: "WIN-SRV", OS: "windows", Time: now},
+		Sockets: []model.Socket{
+			{Proto: model.TCP, Local: netip.MustParseAddrPort("0.0.0.0:80"), State: model.Listen, NetNS: ns, Holders: h(system),
+				Attributions: []model.Attribution{{Kind: model.AttrHTTPSys, PID: 4, Name: "http://+:80/MSDEPLOYAGENTSERVICE/", Service: "MsDepSvc",
+					Detail:   "http.sys listens for http://+:80/MSDEPLOYAGENTSERVICE/, registered by service MsDepSvc \"Web Deployment Agent Service\" (svchost.exe, pid 2344)",
+					Evidence: "HTTP Server API request queues"}}},
+			{Proto: model.TCP, Local: netip.MustParseAddrPort("0.0.0.0:445"), State: model.Listen, NetNS: ns, Holders: h(system)},
+			{Proto: model.TCP, Local: netip.MustParseAddrPort("0.0.0.0:3389"), State: model.Listen, NetNS: ns, Holders: h(svchost),
+				Attributions: []model.Attribution{{Kind: model.AttrService, PID: 1192, Name: "TermService", Detail: "Remote Desktop Services", Evidence: "service tag of the socket"}}},
+			{Proto: model.TCP, Local: netip.MustParseAddrPort("0.0.0.0:49668"), State: model.Listen, NetNS: ns, Holders: h(lsass),
+				Attributions: []model.Attribution{{Kind: model.AttrRPC, PID: 888, Name: "MS-NRPC (netlogon), MS-SAMR", Detail: "RPC interfaces registered on this port: MS-NRPC (netlogon), MS-SAMR", Evidence: "endpoint mapper"}}},
+			{Proto: model.UDP, Local: netip.MustParseAddrPort("0.0.0.0:500"), State: model.Close, NetNS: ns, Holders: h(lsass),
+				Attributions: []model.Attribution{{Kind: model.AttrService, PID: 888, Name: "PolicyAgent", Detail: "IPsec Policy Agent", Evidence: "service tag of the socket"}}},
+		},
+	}
+}
+
+func TestWindowsNarrativeGolden(t *testing.T) {
+	var b bytes.Buffer
+	if err := Narrative(&b, windowsFixture(), Options{}); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Golden(t, "narrative-windows.txt", b.Bytes())
+	out := b.String()
+	for _, want := range []string{"never     never end PID 4", "sc stop MsDepSvc", "netsh http add iplisten", "never end svchost.exe", "never end lsass.exe"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("Windows narrative lacks %q", want)
+		}
+	}
+}
+
+func TestAuditGolden(t *testing.T) {
+	fw := func(s *model.Socket) model.FirewallVerdict {
+		if s.Local.Port() == 8080 {
+			return model.FirewallVerdict{Verdict: "drop", Rule: "inet filter input: tcp dport 8080 drop", Source: "nftables"}
+		}
+		return model.FirewallVerdict{Verdict: "accept", Source: "nftables", Reason: "chain input policy accept"}
+	}
+	for _, tt := range []struct {
+		name string
+		snap *model.Snapshot
+		fw   func(*model.Socket) model.FirewallVerdict
+		info AuditInfo
+	}{
+		{"audit-linux", fixture(), fw, AuditInfo{Firewall: "The host firewall was read."}},
+		{"audit-windows", windowsFixture(), nil, AuditInfo{Firewall: "The host firewall could not be read (not supported on windows yet)."}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			fs := explain.Audit(tt.snap, tt.fw)
+			var md, js bytes.Buffer
+			if err := AuditMarkdown(&md, tt.snap, fs, tt.info); err != nil {
+				t.Fatal(err)
+			}
+			if err := AuditJSON(&js, tt.snap, fs, tt.info); err != nil {
+				t.Fatal(err)
+			}
+			testutil.Golden(t, tt.name+".md", md.Bytes())
+			testutil.Golden(t, tt.name+".json", js.Bytes())
+			if strings.Contains(md.String(), "127.0.0.1:22") {
+				t.Error("the audit lists a loopback listener")
+			}
+		})
 	}
 }
