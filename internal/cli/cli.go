@@ -90,14 +90,18 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	io := newIO(stdin, stdout, stderr)
 	root := newRootCmd(io)
 	root.SetArgs(args)
-	err := root.ExecuteContext(ctx)
+	cmd, err := root.ExecuteContextC(ctx)
 	if err == nil {
 		return ExitOK
 	}
 	code := exitCode(err)
 	msg := err.Error()
 	if code == ExitUsage && !strings.Contains(msg, "--help") {
-		msg += " (see whobinds --help)"
+		path := "whobinds"
+		if cmd != nil {
+			path = cmd.CommandPath()
+		}
+		msg += " (see " + path + " --help)"
 	}
 	fmt.Fprintf(stderr, "whobinds: %s\n", oneLine(msg))
 	return code

@@ -166,3 +166,62 @@ func TestHelpAndVersion(t *testing.T) {
 		t.Errorf("--version: code %d: %q", code, out)
 	}
 }
+
+func TestPortCommand(t *testing.T) {
+	code, out, _ := run(t, "port", "445")
+	for _, want := range []string{"445/tcp", "445/udp", "LanmanServer", "IANA      microsoft-ds", "risk      high", "sources"} {
+		if code != ExitOK || !strings.Contains(out, want) {
+			t.Errorf("port 445: exit %d, output lacks %q:\n%s", code, want, out)
+		}
+	}
+	code, out, _ = run(t, "port", "winrm", "--os", "windows")
+	if code != ExitOK || !strings.Contains(out, "5985/tcp") || strings.Contains(out, "linux:") {
+		t.Errorf("port winrm --os windows: exit %d:\n%s", code, out)
+	}
+	code, out, _ = run(t, "port", "--json", "udp/53")
+	var doc struct {
+		Schema string `json:"schema"`
+		Ports  []struct {
+			Proto   string `json:"proto"`
+			Port    int    `json:"port"`
+			Curated *struct {
+				Owners []struct {
+					Process string `json:"process"`
+					Addr    string `json:"addr"`
+				} `json:"owners"`
+			} `json:"curated"`
+		} `json:"ports"`
+	}
+	if err := json.Unmarshal([]byte(out), &doc); err != nil || code != ExitOK || len(doc.Ports) != 1 || doc.Ports[0].Proto != "udp" || doc.Ports[0].Curated == nil {
+		t.Fatalf("port --json udp/53: exit %d, %v:\n%s", code, err, out)
+	}
+	resolved := false
+	for _, o := range doc.Ports[0].Curated.Owners {
+		resolved = resolved || (o.Process == "systemd-resolve" && o.Addr == "127.0.0.53")
+	}
+	if !resolved {
+		t.Errorf("port udp/53 owners lack systemd-resolved on 127.0.0.53: %+v", doc.Ports[0].Curated.Owners)
+	}
+	if code, _, errs := run(t, "port", "47999"); code != ExitNoMatch || !strings.Contains(errs, "nothing is known") {
+		t.Errorf("port 47999: exit %d, %q; want 1 and a message", code, errs)
+	}
+}
+
+func TestPortBadInput(t *testing.T) {
+	for _, tt := range []struct {
+		args    []string
+		wantSub string
+	}{
+		{[]string{"port", "0"}, "port 0"},
+		{[]string{"port", "99999"}, "out of range"},
+		{[]string{"port", "wimrm"}, "did you mean winrm"},
+		{[]string{"port", "80/sctp"}, "want PORT/tcp"},
+		{[]string{"port"}, "requires at least 1 arg"},
+		{[]string{"port", "80", "--os", "plan9"}, "--os"},
+	} {
+		code, out, errs := run(t, tt.args...)
+		if code != ExitUsage || out != "" || strings.Count(errs, "\n") != 1 || !strings.Contains(errs, tt.wantSub) {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q; want 2 and one line containing %q", tt.args, code, out, errs, tt.wantSub)
+		}
+	}
+}

@@ -65,8 +65,17 @@ type Options struct {
 // source is what an operating system backend provides.
 type source interface {
 	collect(ctx context.Context, q Query) (*model.Snapshot, error)
+	firewall(ctx context.Context) (Firewall, error)
 	close() error
 }
+
+// Firewall judges what the host firewall does with new inbound traffic
+// from another host to a socket. It was read once; judging is cheap.
+type Firewall func(s *model.Socket) model.FirewallVerdict
+
+// Firewall reads the host firewall. The error says why it cannot be read
+// (it wraps ErrNotSupported on systems without a reader).
+func (e *Engine) Firewall(ctx context.Context) (Firewall, error) { return e.src.firewall(ctx) }
 
 // newSource is set by the backend file of the running OS; nil means the OS
 // is not supported.

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -427,6 +428,9 @@ func (l *linuxSource) host() model.Host {
 	if unix.Stat(filepath.Join(l.opt.Proc, "self/ns/pid"), &st) == nil && st.Ino != initPIDNSInode {
 		h.InChildPIDNS = true
 	}
+	if b, err := os.ReadFile(filepath.Join(l.opt.Proc, "sys/net/ipv4/ip_unprivileged_port_start")); err == nil {
+		h.UnprivilegedPortStart, _ = strconv.Atoi(strings.TrimSpace(string(b)))
+	}
 	if unix.Stat(filepath.Join(l.opt.Proc, "self/ns/net"), &st) == nil {
 		h.NetNS.Inode = st.Ino
 		h.NetNS.Name = "current"
@@ -448,4 +452,8 @@ func nsByInode(nss []*netns, ino uint64) model.NetNS {
 		}
 	}
 	return model.NetNS{Inode: ino}
+}
+
+func (l *linuxSource) firewall(ctx context.Context) (Firewall, error) {
+	return readFirewall(ctx, l.host().NetNS.Inode)
 }
