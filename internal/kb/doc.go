@@ -6,9 +6,12 @@
 // The data is embedded and parsed on first use only, so a command that
 // needs no knowledge pays nothing for it:
 //
-//   - ports.json: curated entries, written by hand, each with sources;
-//   - iana.tsv.gz: the IANA Service Name and Port Number registry,
-//     compacted from ../shared/data/iana by gen.go (go generate);
+//   - ports.json: curated entries, written by hand, each with sources,
+//     and ports.idx, where each entry is in it (gen.go), so that a lookup
+//     decodes one entry;
+//   - iana.tsv and iana-ranges.tsv: the IANA Service Name and Port Number
+//     registry, compacted and sorted from ../shared/data/iana by gen.go
+//     (go generate), binary-searched by port;
 //   - msrpc.tsv.gz: MS-RPC interface UUIDs from go-msrpc's well-known
 //     table (MIT licence, see msrpc-LICENSE), also by gen.go;
 //   - oncrpc.json: ONC RPC program numbers.

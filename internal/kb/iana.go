@@ -1,15 +1,22 @@
 package kb
 
 import (
+	"bytes"
 	_ "embed"
-	"fmt"
 	"strconv"
 	"strings"
 	"sync"
 )
 
-//go:embed iana.tsv.gz
-var ianaGz []byte
+// The IANA registry, as kbgen.CompactIANA writes it: single ports sorted
+// by protocol and port, and ranges. A lookup binary-searches the lines;
+// nothing is parsed until a name is looked up.
+var (
+	//go:embed iana.tsv
+	ianaSingles []byte
+	//go:embed iana-ranges.tsv
+	ianaRanges []byte
+)
 
 // Service is one IANA assignment.
 type Service struct {
@@ -24,53 +31,79 @@ type Service struct {
 	Port, PortEnd uint16
 }
 
-type ianaTable struct {
-	single map[string]*Service // "tcp/80"
-	ranges map[string][]*Service
-	byName map[string][]*Service
+// ianaLine is one parsed line of the tables.
+type ianaLine struct {
+	proto      string
+	port, end  uint16
+	name, desc string
 }
 
-var loadIANA = sync.OnceValues(func() (*ianaTable, error) {
-	b, err := gunzip(ianaGz)
-	if err != nil {
-		return nil, fmt.Errorf("iana.tsv.gz: %w", err)
+func parseIANALine(l []byte) (ianaLine, bool) {
+	f := bytes.SplitN(l, []byte{'\t'}, 5)
+	if len(f) != 5 {
+		return ianaLine{}, false
 	}
-	return parseIANA(b)
-})
+	p, err1 := strconv.ParseUint(string(f[1]), 10, 16)
+	e, err2 := strconv.ParseUint(string(f[2]), 10, 16)
+	if err1 != nil || err2 != nil {
+		return ianaLine{}, false
+	}
+	return ianaLine{string(f[0]), uint16(p), uint16(e), string(f[3]), string(f[4])}, true
+}
 
-func parseIANA(b []byte) (*ianaTable, error) {
-	t := &ianaTable{single: map[string]*Service{}, ranges: map[string][]*Service{}, byName: map[string][]*Service{}}
-	for n, line := range strings.Split(strings.TrimSuffix(string(b), "\n"), "\n") {
-		f := strings.Split(line, "\t")
-		if len(f) != 5 {
-			return nil, fmt.Errorf("iana.tsv line %d: %d fields", n+1, len(f))
-		}
-		lo, err1 := strconv.ParseUint(f[1], 10, 16)
-		hi, err2 := strconv.ParseUint(f[2], 10, 16)
-		if err1 != nil || err2 != nil || (f[0] != "tcp" && f[0] != "udp") {
-			return nil, fmt.Errorf("iana.tsv line %d: %q", n+1, line)
-		}
-		k := key(f[0], uint16(lo))
-		if hi != 0 {
-			s := &Service{Name: f[3], Description: f[4], Proto: f[0], Port: uint16(lo), PortEnd: uint16(hi)}
-			t.ranges[f[0]] = append(t.ranges[f[0]], s)
-			t.byName[s.Name] = append(t.byName[s.Name], s)
-			continue
-		}
-		if s, ok := t.single[k]; ok {
-			// A second name for the same port is an alias ("www" for
-			// "http"), unless the name repeats.
-			if s.Name != f[3] && !containsStr(s.Aliases, f[3]) {
-				s.Aliases = append(s.Aliases, f[3])
-				t.byName[f[3]] = append(t.byName[f[3]], s)
-			}
-			continue
-		}
-		s := &Service{Name: f[3], Description: f[4], Proto: f[0], Port: uint16(lo)}
-		t.single[k] = s
-		t.byName[s.Name] = append(t.byName[s.Name], s)
+// lineAt returns the line containing byte i of b, and where it starts.
+func lineAt(b []byte, i int) ([]byte, int) {
+	start := bytes.LastIndexByte(b[:i], '\n') + 1
+	end := bytes.IndexByte(b[start:], '\n')
+	if end < 0 {
+		return b[start:], start
 	}
-	return t, nil
+	return b[start : start+end], start
+}
+
+// IANA returns the registry's assignment for a port: an exact assignment
+// before a range that covers it.
+func IANA(proto string, port uint16) (*Service, bool) {
+	b := ianaSingles
+	before := func(l ianaLine) bool { // l sorts before (proto, port)
+		return l.proto < proto || l.proto == proto && l.port < port
+	}
+	// Find the first line not before the key: a binary search over bytes,
+	// each probe moved to the start of its line.
+	lo, hi := 0, len(b)
+	for lo < hi {
+		mid := int(uint(lo+hi) / 2)
+		line, start := lineAt(b, mid)
+		l, ok := parseIANALine(line)
+		if ok && before(l) {
+			lo = start + len(line) + 1
+		} else {
+			hi = start
+		}
+	}
+	var s *Service
+	for i := lo; i < len(b); {
+		line, start := lineAt(b, i)
+		l, ok := parseIANALine(line)
+		if !ok || l.proto != proto || l.port != port {
+			break
+		}
+		if s == nil {
+			s = &Service{Name: l.name, Description: l.desc, Proto: proto, Port: port}
+		} else if l.name != s.Name && !containsStr(s.Aliases, l.name) {
+			s.Aliases = append(s.Aliases, l.name)
+		}
+		i = start + len(line) + 1
+	}
+	if s != nil {
+		return s, true
+	}
+	for _, line := range bytes.Split(bytes.TrimSuffix(ianaRanges, []byte{'\n'}), []byte{'\n'}) {
+		if l, ok := parseIANALine(line); ok && l.proto == proto && port >= l.port && port <= l.end {
+			return &Service{Name: l.name, Description: l.desc, Proto: proto, Port: l.port, PortEnd: l.end}, true
+		}
+	}
+	return nil, false
 }
 
 func containsStr(a []string, s string) bool {
@@ -82,41 +115,51 @@ func containsStr(a []string, s string) bool {
 	return false
 }
 
-// IANA returns the registry's assignment for a port: an exact assignment
-// before a range that covers it.
-func IANA(proto string, port uint16) (*Service, bool) {
-	t, err := loadIANA()
-	if err != nil {
-		return nil, false
-	}
-	if s, ok := t.single[key(proto, port)]; ok {
-		return s, true
-	}
-	for _, s := range t.ranges[proto] {
-		if port >= s.Port && port <= s.PortEnd {
-			return s, true
+// ianaNames maps every service name to its assignments; built on the
+// first name lookup, which `whobinds port NAME` and suggestions need.
+var ianaNames = sync.OnceValue(func() map[string][]*Service {
+	m := map[string][]*Service{}
+	for _, table := range [][]byte{ianaSingles, ianaRanges} {
+		for _, line := range bytes.Split(bytes.TrimSuffix(table, []byte{'\n'}), []byte{'\n'}) {
+			l, ok := parseIANALine(line)
+			if !ok {
+				continue
+			}
+			if l.end == 0 {
+				// Aliases come from the port's own lookup, which also
+				// makes every name of a port return the same service.
+				if s, ok := IANA(l.proto, l.port); ok {
+					if !containsService(m[l.name], s) {
+						m[l.name] = append(m[l.name], s)
+					}
+				}
+				continue
+			}
+			m[l.name] = append(m[l.name], &Service{Name: l.name, Description: l.desc, Proto: l.proto, Port: l.port, PortEnd: l.end})
 		}
 	}
-	return nil, false
+	return m
+})
+
+func containsService(ss []*Service, s *Service) bool {
+	for _, x := range ss {
+		if x.Proto == s.Proto && x.Port == s.Port && x.PortEnd == s.PortEnd {
+			return true
+		}
+	}
+	return false
 }
 
 // IANAByName returns the assignments registered under a service name.
 func IANAByName(name string) []*Service {
-	t, err := loadIANA()
-	if err != nil {
-		return nil
-	}
-	return t.byName[strings.ToLower(name)]
+	return ianaNames()[strings.ToLower(name)]
 }
 
 // IANANames returns every registered service name, for suggestions.
 func IANANames() []string {
-	t, err := loadIANA()
-	if err != nil {
-		return nil
-	}
-	names := make([]string, 0, len(t.byName))
-	for n := range t.byName {
+	m := ianaNames()
+	names := make([]string, 0, len(m))
+	for n := range m {
 		names = append(names, n)
 	}
 	return names

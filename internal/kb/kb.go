@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 )
@@ -132,13 +133,68 @@ func (e *Entry) RemediesOn(os string) []Remedy {
 //go:embed ports.json
 var portsJSON []byte
 
-// curated is the parsed ports.json with its index.
+// ports.idx says where each entry of ports.json is, per protocol: a lookup
+// decodes one entry, not the whole file (kbgen.IndexPorts writes it; a test
+// checks that it is current).
+//
+//go:embed ports.idx
+var portsIdx []byte
+
+// span is where an entry sits in ports.json, and the ports it covers.
+type span struct {
+	port, end  uint16
+	start, len int
+}
+
+// portIndex maps "tcp/22" to the entry of exactly that port; ranges are
+// kept apart, per protocol.
+type portIndex struct {
+	single map[string]span
+	ranges map[string][]span
+}
+
+var loadIndex = sync.OnceValue(func() *portIndex {
+	ix := &portIndex{single: map[string]span{}, ranges: map[string][]span{}}
+	for _, line := range strings.Split(strings.TrimSuffix(string(portsIdx), "\n"), "\n") {
+		f := strings.Split(line, "\t")
+		if len(f) != 5 {
+			continue // the tests check the index; a bad line only hides an entry
+		}
+		n := make([]int, 4)
+		for i := range n {
+			n[i], _ = strconv.Atoi(f[i+1])
+		}
+		sp := span{port: uint16(n[0]), end: uint16(n[1]), start: n[2], len: n[3] - n[2]}
+		if sp.end != 0 {
+			ix.ranges[f[0]] = append(ix.ranges[f[0]], sp)
+		} else if _, dup := ix.single[key(f[0], sp.port)]; !dup {
+			ix.single[key(f[0], sp.port)] = sp
+		}
+	}
+	return ix
+})
+
+// decoded caches the entries decoded from ports.json, by offset.
+var decoded sync.Map // int -> *Entry
+
+func decodeAt(sp span) (*Entry, bool) {
+	if e, ok := decoded.Load(sp.start); ok {
+		return e.(*Entry), true
+	}
+	if sp.start < 0 || sp.len <= 0 || sp.start+sp.len > len(portsJSON) {
+		return nil, false
+	}
+	var e Entry
+	if err := json.Unmarshal(portsJSON[sp.start:sp.start+sp.len], &e); err != nil {
+		return nil, false
+	}
+	v, _ := decoded.LoadOrStore(sp.start, &e)
+	return v.(*Entry), true
+}
+
+// curated is the whole of ports.json, parsed, for lookups by name.
 type curated struct {
 	entries []Entry
-	// single maps "tcp/445" to the entries for exactly that port; ranges
-	// are searched after it.
-	single map[string][]int
-	ranges []int
 }
 
 var loadCurated = sync.OnceValues(func() (*curated, error) { return parseCurated(portsJSON) })
@@ -154,36 +210,22 @@ func parseCurated(b []byte) (*curated, error) {
 	if err := dec.Decode(&doc); err != nil {
 		return nil, fmt.Errorf("ports.json: %w", err)
 	}
-	c := &curated{entries: doc.Ports, single: map[string][]int{}}
-	for i := range c.entries {
-		e := &c.entries[i]
-		if e.PortEnd != 0 {
-			c.ranges = append(c.ranges, i)
-			continue
-		}
-		for _, p := range e.Protos {
-			k := key(p, e.Port)
-			c.single[k] = append(c.single[k], i)
-		}
-	}
-	return c, nil
+	return &curated{entries: doc.Ports}, nil
 }
 
-func key(proto string, port uint16) string { return fmt.Sprintf("%s/%d", proto, port) }
+func key(proto string, port uint16) string { return proto + "/" + strconv.Itoa(int(port)) }
 
 // Lookup returns the curated entry for a port: an entry for exactly that
-// port before a range that covers it. proto is "tcp" or "udp".
+// port before a range that covers it. proto is "tcp" or "udp". It decodes
+// only that entry.
 func Lookup(proto string, port uint16) (*Entry, bool) {
-	c, err := loadCurated()
-	if err != nil {
-		return nil, false
+	ix := loadIndex()
+	if sp, ok := ix.single[key(proto, port)]; ok {
+		return decodeAt(sp)
 	}
-	if is := c.single[key(proto, port)]; len(is) > 0 {
-		return &c.entries[is[0]], true
-	}
-	for _, i := range c.ranges {
-		if c.entries[i].Contains(proto, port) {
-			return &c.entries[i], true
+	for _, sp := range ix.ranges[proto] {
+		if port >= sp.port && port <= sp.end {
+			return decodeAt(sp)
 		}
 	}
 	return nil, false

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/whobinds/whobinds/internal/kb/kbgen"
 	"github.com/whobinds/whobinds/internal/testutil"
 )
@@ -17,32 +19,70 @@ import (
 const shared = "../../../shared/data"
 
 func TestGeneratedTablesAreCurrent(t *testing.T) {
-	for _, tt := range []struct {
-		src      string
-		embedded []byte
-		compact  func(f *os.File) ([]byte, error)
-	}{
-		{"iana/service-names-port-numbers.csv", ianaGz, func(f *os.File) ([]byte, error) { return kbgen.CompactIANA(f) }},
-		{"msrpc/well_known_endpoints.yaml", msrpcGz, func(f *os.File) ([]byte, error) { return kbgen.CompactMSRPC(f) }},
-	} {
-		t.Run(filepath.Base(tt.src), func(t *testing.T) {
-			f, err := os.Open(filepath.Join(shared, tt.src))
-			if err != nil {
-				testutil.Missing(t, "source registry not found (../shared): %v", err)
+	open := func(t *testing.T, src string) *os.File {
+		f, err := os.Open(filepath.Join(shared, src))
+		if err != nil {
+			testutil.Missing(t, "source registry not found (../shared): %v", err)
+		}
+		t.Cleanup(func() { f.Close() })
+		return f
+	}
+	stale := "the embedded table is not what its source gives: run go generate in internal/kb and commit"
+	t.Run("iana", func(t *testing.T) {
+		singles, ranges, err := kbgen.CompactIANA(open(t, "iana/service-names-port-numbers.csv"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(singles, ianaSingles) || !bytes.Equal(ranges, ianaRanges) {
+			t.Error(stale)
+		}
+	})
+	t.Run("msrpc", func(t *testing.T) {
+		want, err := kbgen.CompactMSRPC(open(t, "msrpc/well_known_endpoints.yaml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := gunzip(msrpcGz)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Error(stale)
+		}
+	})
+	t.Run("ports.idx", func(t *testing.T) {
+		want, err := kbgen.IndexPorts(portsJSON)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(portsIdx, want) {
+			t.Error("ports.idx does not index ports.json: run go generate in internal/kb and commit")
+		}
+	})
+}
+
+// TestLookupAgreesWithTheFile checks every entry found through the index
+// against the whole file parsed strictly.
+func TestLookupAgreesWithTheFile(t *testing.T) {
+	es, err := Entries()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range es {
+		e := &es[i]
+		for _, p := range e.Protos {
+			got, ok := Lookup(p, e.Port)
+			if !ok {
+				t.Errorf("Lookup(%s, %d) found nothing", p, e.Port)
+				continue
 			}
-			defer f.Close()
-			want, err := tt.compact(f)
-			if err != nil {
-				t.Fatal(err)
+			if e.PortEnd != 0 && got.PortEnd == 0 {
+				continue // a range whose first port has an entry of its own
 			}
-			got, err := gunzip(tt.embedded)
-			if err != nil {
-				t.Fatal(err)
+			if diff := cmp.Diff(e, got); diff != "" {
+				t.Errorf("Lookup(%s, %d) differs from the file (-file +lookup):\n%s", p, e.Port, diff)
 			}
-			if !bytes.Equal(got, want) {
-				t.Errorf("the embedded table is not what %s gives: run go generate in internal/kb and commit", tt.src)
-			}
-		})
+		}
 	}
 }
 
@@ -86,10 +126,13 @@ func TestIANA(t *testing.T) {
 	}
 }
 
-func TestParseIANARejectsBadLines(t *testing.T) {
-	for _, bad := range []string{"tcp\t80\t0\thttp\n", "sctp\t80\t0\thttp\tx\n", "tcp\tx\t0\thttp\tx\n", "tcp\t70000\t0\thttp\tx\n"} {
-		if _, err := parseIANA([]byte(bad)); err == nil {
-			t.Errorf("parseIANA(%q) = nil error", bad)
+func TestParseIANALine(t *testing.T) {
+	if l, ok := parseIANALine([]byte("tcp\t80\t0\thttp\tWorld Wide Web HTTP")); !ok || l.port != 80 || l.name != "http" {
+		t.Errorf("parseIANALine(http) = %+v, %v", l, ok)
+	}
+	for _, bad := range []string{"tcp\t80\t0\thttp", "tcp\tx\t0\thttp\tx", "tcp\t70000\t0\thttp\tx", ""} {
+		if _, ok := parseIANALine([]byte(bad)); ok {
+			t.Errorf("parseIANALine(%q) ok", bad)
 		}
 	}
 }
@@ -151,54 +194,37 @@ func FuzzCompactMSRPC(f *testing.F) {
 func FuzzCompactIANA(f *testing.F) {
 	f.Add("Service Name,Port Number,Transport Protocol,Description\nhttp,80,tcp,World Wide Web HTTP\nx11,6000-6063,udp,X\n")
 	f.Fuzz(func(t *testing.T, s string) {
-		out, err := kbgen.CompactIANA(strings.NewReader(s))
-		if err != nil || len(out) == 0 {
+		singles, ranges, err := kbgen.CompactIANA(strings.NewReader(s))
+		if err != nil {
 			return
 		}
-		if _, err := parseIANA(out); err != nil {
-			t.Fatalf("CompactIANA output does not parse: %v\n%q", err, out)
+		for _, table := range [][]byte{singles, ranges} {
+			for _, line := range bytes.Split(bytes.TrimSuffix(table, []byte("\n")), []byte("\n")) {
+				if len(line) > 0 {
+					if _, ok := parseIANALine(line); !ok {
+						t.Fatalf("CompactIANA wrote a line that does not parse: %q", line)
+					}
+				}
+			}
 		}
 	})
 }
 
-func TestDistance(t *testing.T) {
-	for _, tt := range []struct {
-		a, b string
-		want int
-	}{{"", "", 0}, {"winrm", "winrm", 0}, {"wimrm", "winrm", 1}, {"smb", "sbm", 2}, {"", "abc", 3}, {"kitten", "sitting", 3}} {
-		if got := distance(tt.a, tt.b); got != tt.want {
-			t.Errorf("distance(%q, %q) = %d; want %d", tt.a, tt.b, got, tt.want)
+func FuzzIndexPorts(f *testing.F) {
+	f.Add([]byte(`{"ports":[{"port":22,"protos":["tcp"]},{"port":30000,"port_end":32767,"protos":["tcp","udp"]}]}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		idx, err := kbgen.IndexPorts(b)
+		if err != nil {
+			return
 		}
-	}
-}
-
-func TestSuggestAndPortsNamed(t *testing.T) {
-	if got := Suggest("htps", 3); !slices.Contains(got, "https") {
-		t.Errorf("Suggest(htps) = %v; want https among them", got)
-	}
-	if got := Suggest("zzzzzzzzzz", 3); len(got) != 0 {
-		t.Errorf("Suggest(nonsense) = %v; want none", got)
-	}
-	got := PortsNamed("https")
-	if !slices.Contains(got, ProtoPort{"tcp", 443}) || !slices.Contains(got, ProtoPort{"udp", 443}) {
-		t.Errorf("PortsNamed(https) = %v; want tcp/443 and udp/443", got)
-	}
-	if got := PortsNamed("x11"); len(got) != 0 {
-		t.Errorf("PortsNamed(x11) = %v; want nothing (only a range is registered)", got)
-	}
-}
-
-func TestRPCProgram(t *testing.T) {
-	for n, want := range map[uint32]string{100000: "portmapper", 100003: "nfs", 100005: "mountd", 100021: "nlockmgr", 100024: "status"} {
-		p, ok := RPCProgram(n)
-		if !ok || !slices.Contains(p.Names, want) {
-			t.Errorf("RPCProgram(%d) = %+v, %v; want %s among its names", n, p, ok, want)
+		for _, line := range strings.Split(strings.TrimSuffix(string(idx), "\n"), "\n") {
+			if line == "" {
+				continue
+			}
+			f := strings.Split(line, "\t")
+			if len(f) != 5 {
+				t.Fatalf("IndexPorts wrote %q", line)
+			}
 		}
-	}
-	if _, ok := RPCProgram(12345); ok {
-		t.Error("RPCProgram(12345) found a program")
-	}
-	if _, err := parsePrograms([]byte(`{"programs":[{"number":1},{"number":1}]}`)); err == nil {
-		t.Error("parsePrograms accepted a program twice")
-	}
+	})
 }

@@ -7,39 +7,49 @@ package kbgen
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"compress/gzip"
 	"encoding/csv"
+	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 )
 
-// CompactIANA reads the IANA registry CSV and returns the TSV kb embeds:
-// one line per named TCP or UDP assignment, "proto port port_end name
-// description", in registry order. Reserved and unassigned rows (no
-// service name) and other protocols (sctp, dccp) are dropped.
-func CompactIANA(r io.Reader) ([]byte, error) {
+// CompactIANA reads the IANA registry CSV and returns the two tables kb
+// embeds, as TSV lines "proto port port_end name description": the single
+// ports sorted by protocol and port (registry order within a port, so the
+// first name is the primary one and the rest are aliases), and the port
+// ranges sorted the same way. Reserved and unassigned rows (no service
+// name) and other protocols (sctp, dccp) are dropped.
+func CompactIANA(r io.Reader) (singles, ranges []byte, err error) {
 	cr := csv.NewReader(r)
 	cr.FieldsPerRecord = -1
 	head, err := cr.Read()
 	if err != nil {
-		return nil, fmt.Errorf("iana: header: %w", err)
+		return nil, nil, fmt.Errorf("iana: header: %w", err)
 	}
 	if len(head) < 4 || head[0] != "Service Name" || head[1] != "Port Number" || head[2] != "Transport Protocol" || head[3] != "Description" {
-		return nil, fmt.Errorf("iana: unexpected header %q", head)
+		return nil, nil, fmt.Errorf("iana: unexpected header %q", head)
 	}
-	var b bytes.Buffer
+	type row struct {
+		proto  string
+		lo, hi uint16
+		line   string
+	}
+	var rows []row
 	for line := 2; ; line++ {
 		rec, err := cr.Read()
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
-			return nil, fmt.Errorf("iana: line %d: %w", line, err)
+			return nil, nil, fmt.Errorf("iana: line %d: %w", line, err)
 		}
 		if len(rec) < 4 {
-			return nil, fmt.Errorf("iana: line %d: %d fields", line, len(rec))
+			return nil, nil, fmt.Errorf("iana: line %d: %d fields", line, len(rec))
 		}
 		name, ports, proto, desc := strings.TrimSpace(rec[0]), strings.TrimSpace(rec[1]), rec[2], rec[3]
 		if name == "" || ports == "" || (proto != "tcp" && proto != "udp") {
@@ -47,11 +57,58 @@ func CompactIANA(r io.Reader) ([]byte, error) {
 		}
 		lo, hi, err := parsePorts(ports)
 		if err != nil {
-			return nil, fmt.Errorf("iana: line %d: %w", line, err)
+			return nil, nil, fmt.Errorf("iana: line %d: %w", line, err)
 		}
-		fmt.Fprintf(&b, "%s\t%d\t%d\t%s\t%s\n", proto, lo, hi, clean(name), clean(desc))
+		rows = append(rows, row{proto, lo, hi, fmt.Sprintf("%s\t%d\t%d\t%s\t%s\n", proto, lo, hi, clean(name), clean(desc))})
 	}
-	return b.Bytes(), nil
+	slices.SortStableFunc(rows, func(a, b row) int {
+		return cmp.Or(strings.Compare(a.proto, b.proto), cmp.Compare(a.lo, b.lo))
+	})
+	var s, g bytes.Buffer
+	for _, r := range rows {
+		if r.hi != 0 {
+			g.WriteString(r.line)
+		} else {
+			s.WriteString(r.line)
+		}
+	}
+	return s.Bytes(), g.Bytes(), nil
+}
+
+// IndexPorts reads kb's ports.json and returns its index: a TSV line
+// "proto port port_end start end" per protocol of each entry, where
+// [start, end) are the entry's bytes in the file, so that a lookup decodes
+// one entry instead of the whole file.
+func IndexPorts(b []byte) ([]byte, error) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	for _, want := range []any{json.Delim('{'), "ports", json.Delim('[')} {
+		tok, err := dec.Token()
+		if err != nil || tok != want {
+			return nil, fmt.Errorf("ports.json: want %v at the start, got %v (%v)", want, tok, err)
+		}
+	}
+	var out bytes.Buffer
+	for dec.More() {
+		start := dec.InputOffset()
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return nil, fmt.Errorf("ports.json: entry at byte %d: %w", start, err)
+		}
+		end := dec.InputOffset()
+		start += int64(bytes.IndexByte(b[start:end], '{'))
+		var e struct {
+			Port    uint16   `json:"port"`
+			PortEnd uint16   `json:"port_end"`
+			Protos  []string `json:"protos"`
+		}
+		if err := json.Unmarshal(raw, &e); err != nil {
+			return nil, fmt.Errorf("ports.json: entry at byte %d: %w", start, err)
+		}
+		for _, p := range e.Protos {
+			fmt.Fprintf(&out, "%s\t%d\t%d\t%d\t%d\n", p, e.Port, e.PortEnd, start, end)
+		}
+	}
+	return out.Bytes(), nil
 }
 
 func parsePorts(s string) (lo, hi uint16, err error) {
