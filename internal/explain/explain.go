@@ -293,10 +293,14 @@ func remedies(s *model.Socket, os string, e *kb.Entry) (out []Remedy, never stri
 				continue
 			}
 			kbFirewall = kbFirewall || r.Kind == kb.RemedyFirewall
-			add(Remedy{Kind: r.Kind, Text: strings.TrimSuffix(r.Text, "."), Command: r.Command})
+			add(Remedy{Kind: r.Kind, Text: strings.TrimRight(r.Text, ".:"), Command: r.Command})
 		}
 	}
-	if f := ExposureOf(s); f.Scope != ScopeLoopback && !kbFirewall {
+	exposed := ExposureOf(s).Scope != ScopeLoopback
+	if exposed && os != kb.Windows && !slices.ContainsFunc(out, func(r Remedy) bool { return r.Kind == kb.RemedyConfig }) && len(s.Holders) > 0 {
+		add(Remedy{Kind: kb.RemedyConfig, Text: "if only this host needs it, configure the program to listen on 127.0.0.1 (or ::1) instead of " + s.Local.Addr().String()})
+	}
+	if exposed && !kbFirewall {
 		switch os {
 		case kb.Linux:
 			add(Remedy{Kind: kb.RemedyFirewall, Text: "keep it for this host, but drop traffic from other hosts (needs an nftables inet filter table with an input chain)",
