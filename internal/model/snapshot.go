@@ -30,7 +30,46 @@ type Host struct {
 	// UnprivilegedPortStart is the first port an unprivileged process may
 	// bind (Linux: net.ipv4.ip_unprivileged_port_start); 0 when unknown.
 	UnprivilegedPortStart int
+	// PortRanges are the reserved and dynamic port ranges that cover the
+	// ports asked about (Windows: excluded port ranges and the dynamic
+	// range). Only collected when a target names ports.
+	PortRanges []PortRange
+	// PortRangesUnknown says why the ranges could not be read, when they
+	// were asked for ("netsh printed nothing").
+	PortRangesUnknown string
 }
+
+// PortRangeKind says what a PortRange is.
+type PortRangeKind string
+
+// The port range kinds.
+const (
+	// RangeExcluded is reserved at run time, usually by Hyper-V's Host
+	// Network Service or WinNAT: binding a port in it fails (WSAEACCES).
+	RangeExcluded PortRangeKind = "excluded"
+	// RangeAdministered is a persistent exclusion made by an administrator
+	// or a component: the system never hands it out as an ephemeral port,
+	// but an explicit bind still succeeds.
+	RangeAdministered PortRangeKind = "administered"
+	// RangeDynamic is where the system picks ephemeral ports for clients.
+	RangeDynamic PortRangeKind = "dynamic"
+)
+
+// PortRange is a range of ports the system reserves or hands out.
+type PortRange struct {
+	Kind   PortRangeKind
+	Proto  Proto
+	Family int // 4 or 6
+	First  uint16
+	Last   uint16
+	// Owner says who usually makes such a range, for people.
+	Owner string
+	// Fixes are ordered remedies for a port blocked by the range.
+	Fixes []string
+}
+
+// Contains reports whether port lies in the range.
+func (r PortRange) Contains(port int) bool { return port >= int(r.First) && port <= int(r.Last) }
 
 // Hidden says how many sockets have holders whobinds could not see.
 type Hidden struct {

@@ -45,6 +45,20 @@ type jsonHost struct {
 	NetNS        jsonNetNS   `json:"netns"`
 	Namespaces   []jsonNetNS `json:"namespaces"`
 	InChildPIDNS bool        `json:"in_child_pid_namespace"`
+	// PortRanges and PortRangesUnknown appear only when they were asked
+	// for (a port target on Windows).
+	PortRanges        []jsonPortRange `json:"port_ranges,omitempty"`
+	PortRangesUnknown string          `json:"port_ranges_unknown,omitempty"`
+}
+
+type jsonPortRange struct {
+	Kind   string   `json:"kind"`
+	Proto  string   `json:"proto"`
+	Family int      `json:"family"`
+	First  uint16   `json:"first"`
+	Last   uint16   `json:"last"`
+	Owner  string   `json:"likely_owner,omitempty"`
+	Fixes  []string `json:"fixes,omitempty"`
 }
 
 type jsonNetNS struct {
@@ -206,6 +220,13 @@ func hostJSON(h *model.Host) jsonHost {
 	for _, ns := range h.Namespaces {
 		j.Namespaces = append(j.Namespaces, jsonNetNS(ns))
 	}
+	for _, r := range h.PortRanges {
+		j.PortRanges = append(j.PortRanges, jsonPortRange{
+			Kind: string(r.Kind), Proto: r.Proto.String(), Family: r.Family,
+			First: r.First, Last: r.Last, Owner: r.Owner, Fixes: r.Fixes,
+		})
+	}
+	j.PortRangesUnknown = h.PortRangesUnknown
 	return j
 }
 
