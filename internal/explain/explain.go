@@ -255,6 +255,9 @@ func remedies(s *model.Socket, os string, e *kb.Entry) (out []Remedy, never stri
 			if !a.Ambiguous {
 				add(Remedy{Kind: kb.RemedyService, Text: "stop the service " + a.Name + " and set it to manual start; ending its host process would stop the other services it runs",
 					Command: "sc stop " + a.Name + " && sc config " + a.Name + " start= demand"})
+			} else if cands := candidates(s.Attributions, a.PID); cands[0] == a.Name {
+				add(Remedy{Kind: kb.RemedyService, Text: fmt.Sprintf("it is one of the services %s in PID %d: find the one that opened the port (running as administrator names it), then stop that service, not the process",
+					strings.Join(cands, ", "), a.PID)})
 			}
 		case model.AttrHTTPSys:
 			if a.Service != "" {
@@ -312,6 +315,17 @@ func remedies(s *model.Socket, os string, e *kb.Entry) (out []Remedy, never stri
 	}
 	never = neverFor(s, os)
 	return out, never
+}
+
+// candidates are the names of the ambiguous services of one holder.
+func candidates(as []model.Attribution, pid int) []string {
+	var out []string
+	for _, a := range as {
+		if a.Kind == model.AttrService && a.Ambiguous && a.PID == pid {
+			out = append(out, a.Name)
+		}
+	}
+	return out
 }
 
 // neverFor warns against ending a process that must not be ended.

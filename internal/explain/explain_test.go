@@ -37,8 +37,8 @@ func TestExplain(t *testing.T) {
 		host *model.Host
 		sock *model.Socket
 		// Checks; empty strings are not checked.
-		title, anomaly, firstCommand, never, risk, privileged string
-		noAnomaly                                             bool
+		title, anomaly, firstCommand, firstText, never, risk, privileged string
+		noAnomaly                                                        bool
 	}{
 		{
 			name: "nginx in its unit",
@@ -110,6 +110,14 @@ func TestExplain(t *testing.T) {
 			noAnomaly: true, never: "never end PID 4", risk: kb.RiskHigh,
 		},
 		{
+			name: "svchost hosting several services, no service tag",
+			host: windowsHost,
+			sock: with(sock(model.TCP, "0.0.0.0:5357", holder(1192, "svchost.exe")),
+				model.Attribution{Kind: model.AttrService, PID: 1192, Name: "FDResPub", Ambiguous: true},
+				model.Attribution{Kind: model.AttrService, PID: 1192, Name: "SSDPSRV", Ambiguous: true}),
+			firstText: "it is one of the services FDResPub, SSDPSRV in PID 1192", never: "never end svchost.exe",
+		},
+		{
 			name:    "445 held by a user program",
 			host:    windowsHost,
 			sock:    sock(model.TCP, "0.0.0.0:445", holder(5120, "python.exe")),
@@ -130,6 +138,9 @@ func TestExplain(t *testing.T) {
 			}
 			if tt.firstCommand != "" && (len(f.Remedies) == 0 || f.Remedies[0].Command != tt.firstCommand) {
 				t.Errorf("Remedies = %+v; want the first to be %q", f.Remedies, tt.firstCommand)
+			}
+			if tt.firstText != "" && (len(f.Remedies) == 0 || !strings.HasPrefix(f.Remedies[0].Text, tt.firstText)) {
+				t.Errorf("Remedies = %+v; want the first to start %q", f.Remedies, tt.firstText)
 			}
 			if tt.never != "" && !strings.Contains(f.Never, tt.never) {
 				t.Errorf("Never = %q; want it to contain %q", f.Never, tt.never)
