@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/whobinds/whobinds/internal/engine"
+	"github.com/whobinds/whobinds/internal/explain"
 	"github.com/whobinds/whobinds/internal/model"
 	"github.com/whobinds/whobinds/internal/render"
 	"github.com/whobinds/whobinds/internal/target"
@@ -136,6 +137,9 @@ func runList(c *cobra.Command, o *ListOptions) error {
 		return err
 	}
 	io := o.IO
+	if o.AllNetNS && snap.Host.OS == "windows" {
+		fmt.Fprintln(io.Err, "whobinds: warning: --all-netns is not applicable on Windows, which has no network namespaces; listing the host's sockets")
+	}
 	for _, w := range snap.Warnings {
 		fmt.Fprintf(io.Err, "whobinds: warning: %s\n", oneLine(w))
 	}
@@ -181,6 +185,9 @@ func (o *ListOptions) hint(snap *model.Snapshot) string {
 		return ""
 	}
 	parts := []string{"sudo", o.IO.Program()}
+	if snap.Host.OS == "windows" {
+		parts = []string{"an elevated prompt (Run as administrator):", o.IO.Program()}
+	}
 	for _, a := range o.rawArgs() {
 		parts = append(parts, shellQuote(a))
 	}
@@ -276,9 +283,11 @@ func (o *ListOptions) nothing(c *cobra.Command, eng *engine.Engine, snap *model.
 	if len(o.PIDs) > 0 || len(o.Users) > 0 {
 		msg += " held by the given --pid/--user"
 	}
-	if o.AllNetNS {
+	switch {
+	case snap.Host.OS == "windows":
+	case o.AllNetNS:
 		msg += " in any network namespace"
-	} else {
+	default:
 		msg += " in network namespace " + snap.Host.NetNS.Name + " (--all-netns looks in all)"
 	}
 	if !o.All && len(o.Targets) > 0 {
@@ -287,6 +296,13 @@ func (o *ListOptions) nothing(c *cobra.Command, eng *engine.Engine, snap *model.
 		q.SocketsOnly = true
 		if more, err := eng.Collect(c.Context(), q); err == nil && len(more.Sockets) > 0 {
 			msg += fmt.Sprintf("; %d other sockets use it (connections, TIME-WAIT): whobinds -a %s", len(more.Sockets), strings.Join(o.Args, " "))
+		}
+	}
+	for _, t := range o.Targets {
+		if t.Single() {
+			for _, n := range explain.RangeNotes(&snap.Host, t.Proto, int(t.Lo)) {
+				msg += "\n" + n
+			}
 		}
 	}
 	return msg

@@ -51,6 +51,33 @@ type Query struct {
 	SocketsOnly bool
 }
 
+// dumpSpec is one protocol and family to collect.
+type dumpSpec struct {
+	proto  model.Proto
+	family int
+}
+
+func (q Query) specs() []dumpSpec {
+	tcp, udp := q.TCP || !q.UDP, q.UDP || !q.TCP
+	v4, v6 := q.IPv4 || !q.IPv6, q.IPv6 || !q.IPv4
+	var out []dumpSpec
+	for _, p := range []struct {
+		on    bool
+		proto model.Proto
+	}{{tcp, model.TCP}, {udp, model.UDP}} {
+		if !p.on {
+			continue
+		}
+		if v4 {
+			out = append(out, dumpSpec{p.proto, 4})
+		}
+		if v6 {
+			out = append(out, dumpSpec{p.proto, 6})
+		}
+	}
+	return out
+}
+
 // Options configure an Engine. The zero value reads the live system.
 type Options struct {
 	// Proc is the procfs mount, "/proc" by default.

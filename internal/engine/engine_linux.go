@@ -56,33 +56,6 @@ func nsLabel(ns *netns) string {
 
 func (l *linuxSource) close() error { return nil }
 
-// dumpSpec is one protocol and family to dump.
-type dumpSpec struct {
-	proto  model.Proto
-	family int
-}
-
-func (q Query) specs() []dumpSpec {
-	tcp, udp := q.TCP || !q.UDP, q.UDP || !q.TCP
-	v4, v6 := q.IPv4 || !q.IPv6, q.IPv6 || !q.IPv4
-	var out []dumpSpec
-	for _, p := range []struct {
-		on    bool
-		proto model.Proto
-	}{{tcp, model.TCP}, {udp, model.UDP}} {
-		if !p.on {
-			continue
-		}
-		if v4 {
-			out = append(out, dumpSpec{p.proto, 4})
-		}
-		if v6 {
-			out = append(out, dumpSpec{p.proto, 6})
-		}
-	}
-	return out
-}
-
 // portRanges returns the port ranges the kernel should filter on for a
 // protocol, or nil for every port.
 func portRanges(ts []target.Target, p model.Proto) []sockdiag.PortRange {
