@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/whobinds/whobinds/internal/testutil"
+	"github.com/whobinds/whobinds/internal/windows/wine"
 )
 
 func run(t *testing.T, args ...string) (code int, stdout, stderr string) {
@@ -71,6 +72,9 @@ func listener(t *testing.T) (int, string) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ln.Close() })
+	if err := wine.Touch(ln.(*net.TCPListener)); err != nil {
+		t.Fatal(err)
+	}
 	p := ln.Addr().(*net.TCPAddr).Port
 	return p, strconv.Itoa(p)
 }
