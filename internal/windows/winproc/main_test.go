@@ -1,0 +1,24 @@
+package winproc
+
+import (
+	"io"
+	"os"
+	"testing"
+	"time"
+)
+
+// helperEnv makes the test executable a child that stays alive until its
+// standard input closes (or a minute passes), for the parent-chain test.
+const helperEnv = "WHOBINDS_WINPROC_HELPER"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(helperEnv) == "wait" {
+		go func() {
+			time.Sleep(time.Minute)
+			os.Exit(3)
+		}()
+		io.Copy(io.Discard, os.Stdin)
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
