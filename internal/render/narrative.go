@@ -92,8 +92,19 @@ func tell(b *strings.Builder, snap *model.Snapshot, g []*model.Socket, o Options
 	}
 
 	owner(b, snap, s, o)
-	for _, a := range s.Attributions {
+	for i, a := range s.Attributions {
 		if a.Kind == model.AttrStartedBy || a.Kind == model.AttrKernel && len(s.Holders) == 0 {
+			continue
+		}
+		if a.Kind == model.AttrService && a.Ambiguous {
+			// The candidates of one process share a line.
+			if !firstCandidate(s.Attributions, i) {
+				continue
+			}
+			line(b, "why", candidatesLine(s.Attributions, a.PID))
+			if o.Explain && a.Evidence != "" {
+				line(b, "", "evidence: "+a.Evidence)
+			}
 			continue
 		}
 		line(b, "why", long(a))
@@ -283,6 +294,20 @@ func long(a model.Attribution) string {
 			s += ", Kubernetes pod " + a.Pod
 		}
 		return s
+	case model.AttrService:
+		if a.Detail != "" {
+			return "Windows service " + a.Name + " — " + a.Detail
+		}
+		return "Windows service " + a.Name
+	case model.AttrHTTPSys:
+		s := "http.sys URL " + a.Name
+		if a.Detail != "" {
+			s += " — " + a.Detail
+		}
+		if a.Ambiguous {
+			s += " (uncertain)"
+		}
+		return s
 	}
 	if a.Detail != "" {
 		if a.Ambiguous {
@@ -291,6 +316,42 @@ func long(a model.Attribution) string {
 		return a.Detail
 	}
 	return short(a)
+}
+
+// firstCandidate reports whether as[i] is the first ambiguous service of
+// its process.
+func firstCandidate(as []model.Attribution, i int) bool {
+	for _, a := range as[:i] {
+		if a.Kind == model.AttrService && a.Ambiguous && a.PID == as[i].PID {
+			return false
+		}
+	}
+	return true
+}
+
+// candidatesLine is "one of the services A (Display A), B (Display B)"
+// with the reason the exact one is unknown.
+func candidatesLine(as []model.Attribution, pid int) string {
+	var names []string
+	why := ""
+	for _, a := range as {
+		if a.Kind != model.AttrService || !a.Ambiguous || a.PID != pid {
+			continue
+		}
+		n := a.Name
+		if a.Detail != "" && a.Detail != a.Name {
+			n += " (" + a.Detail + ")"
+		}
+		names = append(names, n)
+		if why == "" {
+			why = a.Evidence
+		}
+	}
+	s := "one of the Windows services " + strings.Join(names, ", ")
+	if why != "" {
+		s += " — " + why
+	}
+	return s
 }
 
 // ancestry is "bash (1234) ← sshd (1000) ← systemd (1)", empty when the

@@ -201,8 +201,8 @@ func TestDisplayName(t *testing.T) {
 
 // windowsFixture is a Windows-shaped snapshot with the seeds' cases: port
 // 80 held by System for the Web Deployment Agent Service (http.sys), RDP in
-// a shared svchost, IPsec in lsass, SMB in the kernel, and a dynamic RPC
-// port.
+// a shared svchost, IPsec in lsass, SMB in the kernel, a dynamic RPC port,
+// and WS-Discovery in an svchost whose exact service is unknown.
 func windowsFixture() *model.Snapshot {
 	proc := func(pid, ppid int, name, user string) *model.Process {
 		return &model.Process{PID: pid, PPID: ppid, Name: name, User: user, Start: now.Add(-5 * time.Hour), Ancestors: []model.Ancestor{}}
@@ -211,6 +211,7 @@ func windowsFixture() *model.Snapshot {
 	svchost := proc(1192, 640, "svchost.exe", "NETWORK SERVICE")
 	svchost.Cmdline = []string{`C:\Windows\System32\svchost.exe`, "-k", "NetworkService"}
 	lsass := proc(888, 580, "lsass.exe", "SYSTEM")
+	svchostLocal := proc(1400, 640, "svchost.exe", "LOCAL SERVICE")
 	h := func(p *model.Process) []model.Holder { return []model.Holder{{PID: p.PID, Process: p}} }
 	ns := model.NetNS{}
 	return &model.Snapshot{
@@ -218,7 +219,7 @@ func windowsFixture() *model.Snapshot {
 		Sockets: []model.Socket{
 			{Proto: model.TCP, Local: netip.MustParseAddrPort("0.0.0.0:80"), State: model.Listen, NetNS: ns, Holders: h(system),
 				Attributions: []model.Attribution{{Kind: model.AttrHTTPSys, PID: 4, Name: "http://+:80/MSDEPLOYAGENTSERVICE/", Service: "MsDepSvc",
-					Detail:   "http.sys listens for http://+:80/MSDEPLOYAGENTSERVICE/, registered by service MsDepSvc \"Web Deployment Agent Service\" (svchost.exe, pid 2344)",
+					Detail:   "registered by MsDepSvc in svchost.exe (PID 2344)",
 					Evidence: "HTTP Server API request queues"}}},
 			{Proto: model.TCP, Local: netip.MustParseAddrPort("0.0.0.0:445"), State: model.Listen, NetNS: ns, Holders: h(system)},
 			{Proto: model.TCP, Local: netip.MustParseAddrPort("0.0.0.0:3389"), State: model.Listen, NetNS: ns, Holders: h(svchost),
@@ -227,6 +228,11 @@ func windowsFixture() *model.Snapshot {
 				Attributions: []model.Attribution{{Kind: model.AttrRPC, PID: 888, Name: "MS-NRPC (netlogon), MS-SAMR", Detail: "RPC interfaces registered on this port: MS-NRPC (netlogon), MS-SAMR", Evidence: "endpoint mapper"}}},
 			{Proto: model.UDP, Local: netip.MustParseAddrPort("0.0.0.0:500"), State: model.Close, NetNS: ns, Holders: h(lsass),
 				Attributions: []model.Attribution{{Kind: model.AttrService, PID: 888, Name: "PolicyAgent", Detail: "IPsec Policy Agent", Evidence: "service tag of the socket"}}},
+			{Proto: model.UDP, Local: netip.MustParseAddrPort("0.0.0.0:3702"), State: model.Close, NetNS: ns, Holders: h(svchostLocal),
+				Attributions: []model.Attribution{
+					{Kind: model.AttrService, PID: 1400, Name: "FDResPub", Detail: "Function Discovery Resource Publication", Ambiguous: true, Evidence: "svchost.exe (PID 1400) hosts 2 services and the socket carries no service tag; running as administrator names the exact one"},
+					{Kind: model.AttrService, PID: 1400, Name: "fdPHost", Detail: "Function Discovery Provider Host", Ambiguous: true, Evidence: "svchost.exe (PID 1400) hosts 2 services and the socket carries no service tag; running as administrator names the exact one"},
+				}},
 		},
 	}
 }
