@@ -1,6 +1,5 @@
 package scm
 
-//go:generate go run golang.org/x/sys/windows/mkwinsyscall -output zsyscall_windows.go syscall_windows.go
 
 // tagInfoNameFromTag is TAG_INFO_NAME_FROM_TAG (undocumented; layout from
 // System Informer's phnt/include/subprocesstag.h): 24 bytes on amd64 and
