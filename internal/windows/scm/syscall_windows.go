@@ -1,6 +1,5 @@
 package scm
 
-
 // tagInfoNameFromTag is TAG_INFO_NAME_FROM_TAG (undocumented; layout from
 // System Informer's phnt/include/subprocesstag.h): 24 bytes on amd64 and
 // arm64 (padding before the pointer), 16 on 386. Name is allocated by the
