@@ -3,8 +3,9 @@
 // each socket) and enrich (why they are there) — and returns a Snapshot for
 // the pure explain and render stages.
 //
-// The OS seam is the unexported source interface. engine_linux.go fills
-// it; on other systems New returns an error wrapping ErrNotSupported. The
+// The OS seam is the unexported source interface. engine_linux.go and
+// engine_windows.go fill it; on other systems New returns an error wrapping
+// ErrNotSupported. The
 // exported API is the same everywhere.
 package engine
 
@@ -16,6 +17,7 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/whobinds/whobinds/internal/model"
 	"github.com/whobinds/whobinds/internal/target"
@@ -187,6 +189,10 @@ func keepOwner(s *model.Socket, q Query) bool {
 func userMatches(users []string, name string, uid uint32) bool {
 	for _, u := range users {
 		if (name != "" && u == name) || u == strconv.FormatUint(uint64(uid), 10) {
+			return true
+		}
+		// Windows names users DOMAIN\user; the bare user name matches too.
+		if i := strings.LastIndexByte(name, '\\'); i >= 0 && strings.EqualFold(u, name[i+1:]) {
 			return true
 		}
 	}
