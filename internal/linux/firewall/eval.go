@@ -13,6 +13,7 @@ package firewall
 import (
 	"fmt"
 	"maps"
+	"math"
 	"net/netip"
 	"slices"
 	"strings"
@@ -749,7 +750,7 @@ func (r *run) evaluate() result {
 	best := accepted[0]
 	dist := func(r result) int {
 		if r.hook != hookInput {
-			return 1 << 40
+			return math.MaxInt
 		}
 		return max(r.prio, -r.prio)
 	}
