@@ -336,9 +336,13 @@ func (e *winEnricher) registration(url string, q httpsys.Queue, source string) m
 	return a
 }
 
-// queueService names the service behind a request queue's process: from
-// its service tag, or the only service the process hosts.
+// queueService names the service behind a request queue's process: as
+// netsh names it, from its service tag, or the only service the process
+// hosts.
 func (e *winEnricher) queueService(p httpsys.Process) string {
+	if p.Service != "" {
+		return p.Service
+	}
 	svcs := e.servicesOf(p.PID)
 	if p.Tag != 0 {
 		if n, err := scm.NameFromTag(uint32(p.PID), p.Tag); err == nil && n != "" {

@@ -37,6 +37,10 @@ type Process struct {
 	PID   int
 	Image string // full path of the executable; "" when unknown
 	Tag   uint32 // service tag of the attaching thread, 0 = none (IOCTL only)
+	// Service is the service netsh names for the process: its "Tagged
+	// Service" line, or the only entry of its "Services" line; "" when
+	// netsh names none or several (netsh only).
+	Service string
 }
 
 // Queue is one http.sys request queue and the URLs routed to it.

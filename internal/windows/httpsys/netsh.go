@@ -156,6 +156,15 @@ func processLine(t string) (Process, bool) {
 	return Process{PID: pid, Image: img}, true
 }
 
+// serviceName accepts a single service short name: no spaces, commas or
+// path characters.
+func serviceName(v string) (string, bool) {
+	if v == "" || len(v) > 256 || strings.ContainsAny(v, " ,;\\/:<>\"") {
+		return "", false
+	}
+	return v, true
+}
+
 func isVersion(v string) bool {
 	a, b, ok := strings.Cut(v, ".")
 	_, okA := decimal(a)
@@ -202,6 +211,13 @@ func netshQueue(n *tnode) (q Queue, ok bool, err error) {
 			q.Processes = append(q.Processes, p)
 		} else if len(q.Processes) == 0 {
 			return q, false, nil // not a process list ("Properties:" of a session)
+		} else if v, ok := value(k.text); ok && len(k.kids) == 0 {
+			// "Services: A, B" then "Tagged Service: A" follow the
+			// process they describe; the last one that names a single
+			// service wins.
+			if svc, ok := serviceName(v); ok {
+				q.Processes[len(q.Processes)-1].Service = svc
+			}
 		}
 	}
 	// The count of attached processes is the nearest "label: N" above it.

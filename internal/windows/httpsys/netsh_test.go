@@ -23,7 +23,7 @@ func readNetsh(t testing.TB, name string) string {
 var wantRequestq = []Queue{
 	{
 		State:     "active",
-		Processes: []Process{{PID: 3104, Image: `C:\Windows\System32\svchost.exe`}},
+		Processes: []Process{{PID: 3104, Image: `C:\Windows\System32\svchost.exe`, Service: "WinRM"}},
 		URLs:      []string{"HTTP://+:5985/WSMAN/", "HTTP://+:47001/WSMAN/"},
 	},
 	{
@@ -146,4 +146,30 @@ func FuzzParseNetsh(f *testing.F) {
 			t.Fatalf("relabelling changed the answer (-before +after):\n%s", diff)
 		}
 	})
+}
+
+// TestParseNetshServices: a process's service comes from its "Tagged
+// Service" line, or from a "Services" line that names exactly one.
+func TestParseNetshServices(t *testing.T) {
+	const head = "Request queue name: Request queue is unnamed.\n    Version: 2.0\n    State: Active\n    Number of active processes attached: 1\n    Processes:\n        ID: 900, image: C:\\Windows\\System32\\svchost.exe\n"
+	const tail = "    Registered URLs:\n        HTTP://+:2869/\n"
+	tests := []struct {
+		name, lines, want string
+	}{
+		{"tagged", "        Services: SSDPSRV, upnphost\n        Tagged Service: upnphost\n", "upnphost"},
+		{"one service", "        Services: upnphost\n", "upnphost"},
+		{"several, no tag", "        Services: SSDPSRV, upnphost\n", ""},
+		{"none", "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			qs, err := ParseNetsh(head + tt.lines + tail)
+			if err != nil || len(qs) != 1 || len(qs[0].Processes) != 1 {
+				t.Fatalf("ParseNetsh = %+v, %v; want one queue with one process", qs, err)
+			}
+			if got := qs[0].Processes[0].Service; got != tt.want {
+				t.Errorf("Service = %q; want %q", got, tt.want)
+			}
+		})
+	}
 }
