@@ -14,6 +14,8 @@ import (
 	"github.com/whobinds/whobinds/internal/model"
 	"github.com/whobinds/whobinds/internal/target"
 	"github.com/whobinds/whobinds/internal/testutil"
+	"github.com/whobinds/whobinds/internal/windows/httpsys"
+	"github.com/whobinds/whobinds/internal/windows/scm"
 	"github.com/whobinds/whobinds/internal/windows/wine"
 	"github.com/whobinds/whobinds/internal/windows/wintest"
 )
@@ -179,5 +181,53 @@ func TestUnheldPortRanges(t *testing.T) {
 	}
 	if !wine.Detected() && snap.Host.PortRangesUnknown != "" {
 		t.Errorf("on Windows PortRangesUnknown = %q; want the ranges read", snap.Host.PortRangesUnknown)
+	}
+}
+
+// TestSystemJoinsHTTPSysQueues joins recorded http.sys request queues to a
+// System socket: the seeds' case of port 5985 held by PID 4 for WinRM.
+// The sources are recorded; the join is the code under test.
+func TestSystemJoinsHTTPSysQueues(t *testing.T) {
+	state := &httpsys.State{Source: httpsys.SourceNetsh, Queues: []httpsys.Queue{
+		{State: "active", Processes: []httpsys.Process{{PID: 3104, Image: `C:\Windows\System32\svchost.exe`, Service: "WinRM"}},
+			URLs: []string{"HTTP://+:5985/WSMAN/", "HTTP://+:47001/WSMAN/"}},
+		{Name: "DefaultAppPool", State: "active", Processes: []httpsys.Process{{PID: 5120, Image: `C:\Windows\System32\inetsrv\w3wp.exe`}},
+			URLs: []string{"HTTP://*:80/"}},
+	}}
+	tests := []struct {
+		port             uint16
+		kind             model.AttrKind
+		name, svc, about string
+	}{
+		{5985, model.AttrHTTPSys, "HTTP://+:5985/WSMAN/", "WinRM", "registered by WinRM in svchost.exe (PID 3104)"},
+		{80, model.AttrHTTPSys, "HTTP://*:80/", "PID 5120", "w3wp.exe (PID 5120); request queue DefaultAppPool"},
+		{445, model.AttrKernel, "System", "", "no URL registered with http.sys uses this port"},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprint(tt.port), func(t *testing.T) {
+			e := &winEnricher{w: &windowsSource{}, details: map[int]*model.Process{}, configs: map[string]scm.Config{},
+				svcRead: true, httpRead: true, http: state}
+			r := row{sock: model.Socket{Proto: model.TCP, Local: netip.AddrPortFrom(netip.IPv4Unspecified(), tt.port), State: model.Listen,
+				Holders: []model.Holder{{PID: 4}}}}
+			e.attribute(context.Background(), &r)
+			as := r.sock.Attributions
+			if len(as) != 1 || as[0].Kind != tt.kind || as[0].Name != tt.name || as[0].Service != tt.svc || !strings.Contains(as[0].Detail, tt.about) {
+				t.Errorf("attributions = %+v; want one %s %q for %q, detail containing %q", as, tt.kind, tt.name, tt.svc, tt.about)
+			}
+		})
+	}
+}
+
+// TestSystemFallsBackToReservations: with no service state, URL
+// reservations on the port are candidates, never certainties.
+func TestSystemFallsBackToReservations(t *testing.T) {
+	e := &winEnricher{w: &windowsSource{}, details: map[int]*model.Process{}, configs: map[string]scm.Config{},
+		svcRead: true, httpRead: true, httpErr: httpsys.ErrNeedsAdmin, confRead: true,
+		acls: []httpsys.URLACL{{Prefix: "http://+:80/Temporary_Listen_Addresses/", SDDL: "D:(A;;GX;;;WD)"}, {Prefix: "http://+:5985/wsman/", SDDL: "D:(A;;GX;;;S-1-5-80-569256582)"}}}
+	r := row{sock: model.Socket{Proto: model.TCP, Local: netip.MustParseAddrPort("0.0.0.0:80"), State: model.Listen, Holders: []model.Holder{{PID: 4}}}}
+	e.attribute(context.Background(), &r)
+	as := r.sock.Attributions
+	if len(as) != 1 || as[0].Kind != model.AttrHTTPSys || !as[0].Ambiguous || as[0].Name != "http://+:80/Temporary_Listen_Addresses/" {
+		t.Errorf("attributions = %+v; want the port-80 reservation, marked ambiguous", as)
 	}
 }
