@@ -16,132 +16,25 @@ import (
 	"context"
 	"errors"
 	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"golang.org/x/sys/unix"
 
 	"github.com/whobinds/whobinds/internal/testutil"
 )
 
-// innerEnv marks the run of the test binary inside the namespaces.
-const innerEnv = "WHOBINDS_ONCRPC_NAMESPACES"
-
 func TestRpcbindReal(t *testing.T) {
-	if os.Getenv(innerEnv) == "" {
-		runInNamespaces(t)
+	if !testutil.InNamespaces(t) {
 		return
 	}
-	testRpcbindInside(t)
-}
+	testutil.StartRPCBind(t)
+	rpcinfo := testutil.Sbin(t, "rpcinfo")
 
-// sbinCommand finds a daemon, in PATH or in the sbin directories a
-// non-root PATH may lack.
-func sbinCommand(t *testing.T, name string) string {
-	t.Helper()
-	if p, err := exec.LookPath(name); err == nil {
-		return p
-	}
-	for _, dir := range []string{"/usr/sbin", "/sbin"} {
-		p := filepath.Join(dir, name)
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	testutil.Missing(t, "command %s not installed (Debian packages rpcbind, nfs-common, nfs-kernel-server)", name)
-	return ""
-}
-
-// runInNamespaces runs this test again inside new network, mount and PID
-// namespaces, and reports its result.
-func runInNamespaces(t *testing.T) {
-	testutil.NeedRoot(t)
-	unshare := testutil.NeedCommand(t, "unshare")
-	for _, name := range []string{"rpcbind", "rpc.statd", "rpc.mountd", "rpcinfo", "ip"} {
-		sbinCommand(t, name)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	start := time.Now()
-	cmd := exec.CommandContext(ctx, unshare, "--net", "--mount", "--propagation", "private", "--pid", "--fork", "--kill-child", "--mount-proc",
-		os.Args[0], "-test.run=^TestRpcbindReal$", "-test.v", "-test.count=1", "-test.timeout=2m")
-	cmd.Env = append(os.Environ(), innerEnv+"=1")
-	out, err := cmd.CombinedOutput()
-	t.Logf("inside the namespaces (%v):\n%s", time.Since(start).Round(time.Millisecond), out)
-	switch {
-	case bytes.Contains(out, []byte("--- SKIP: TestRpcbindReal (")):
-		testutil.Missing(t, "skipped inside the namespaces")
-	case err != nil:
-		t.Fatalf("%v: %v", cmd.Args, err)
-	case !bytes.Contains(out, []byte("--- PASS: TestRpcbindReal (")):
-		t.Fatalf("%v: no PASS line", cmd.Args)
-	}
-}
-
-func testRpcbindInside(t *testing.T) {
-	ifs, err := net.Interfaces()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, ifc := range ifs {
-		// A new namespace may hold the fallback devices of loaded
-		// tunnel modules (sit0, tunl0...), always down.
-		if ifc.Name != "lo" && ifc.Flags&net.FlagUp != 0 {
-			t.Fatalf("interface %s is up; want a new network namespace with lo alone up", ifc.Name)
-		}
-	}
-	run(t, sbinCommand(t, "ip"), "link", "set", "lo", "up")
-	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
-		t.Fatalf("making / private in the new mount namespace: %v", err)
-	}
-	if err := unix.Mount("tmpfs", "/run", "tmpfs", 0, "mode=0755"); err != nil {
-		t.Fatalf("mounting a tmpfs on /run: %v", err)
-	}
-
-	dir := t.TempDir()
-	statdDir := filepath.Join(dir, "statd")
-	mountdDir := filepath.Join(dir, "mountd")
-	for _, d := range []string{filepath.Join(statdDir, "sm"), filepath.Join(statdDir, "sm.bak"), mountdDir} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := os.WriteFile(filepath.Join(mountdDir, "etab"), nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-
-	daemon(t, sbinCommand(t, "rpcbind"), "-f")
-	waitFor(t, "rpcbind on 127.0.0.1:111", func() bool {
-		c, err := net.Dial("tcp", "127.0.0.1:111")
-		if err == nil {
-			c.Close()
-		}
-		return err == nil
-	})
-	// -L: no sm-notify; -d: log to stderr.
-	daemon(t, sbinCommand(t, "rpc.statd"), "-F", "-L", "-d", "-P", statdDir)
-	daemon(t, sbinCommand(t, "rpc.mountd"), "-F", "-s", mountdDir)
-
-	rpcinfo := sbinCommand(t, "rpcinfo")
-	// Registration is done when both daemons are listed and the map
-	// holds still.
-	var prev string
-	waitFor(t, "statd and mountd registered", func() bool {
-		out := run(t, rpcinfo, "127.0.0.1")
-		done := out == prev && strings.Contains(out, " 100024 ") && strings.Contains(out, " 100005 ")
-		prev = out
-		return done
-	})
-
-	wantV2 := parseRpcinfoP(t, run(t, rpcinfo, "-p", "127.0.0.1"))
-	wantV4 := parseRpcinfo(t, run(t, rpcinfo, "127.0.0.1"))
+	wantV2 := parseRpcinfoP(t, testutil.Run(t, rpcinfo, "-p", "127.0.0.1"))
+	wantV4 := parseRpcinfo(t, testutil.Run(t, rpcinfo, "127.0.0.1"))
 	t.Logf("rpcinfo -p: %d entries; rpcinfo: %d entries", len(wantV2), len(wantV4))
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -219,8 +112,8 @@ func largeMap(t *testing.T, ctx context.Context, rpcinfo string, n int) {
 			t.Fatalf("RPCBPROC_SET of program %#x = %+v, %v; want SUCCESS, TRUE", 0x40000000+i, r, err)
 		}
 	}
-	wantV2 := parseRpcinfoP(t, run(t, rpcinfo, "-p", "127.0.0.1"))
-	wantV4 := parseRpcinfo(t, run(t, rpcinfo, "127.0.0.1"))
+	wantV2 := parseRpcinfoP(t, testutil.Run(t, rpcinfo, "-p", "127.0.0.1"))
+	wantV4 := parseRpcinfo(t, testutil.Run(t, rpcinfo, "127.0.0.1"))
 	t.Logf("with %d more programs: rpcinfo -p: %d entries; rpcinfo: %d entries", n, len(wantV2), len(wantV4))
 	for _, opt := range []Options{{}, {Version: 2}, {Transport: "udp"}} {
 		ms, err := Dump(ctx, "127.0.0.1:111", opt)
@@ -345,53 +238,5 @@ func haveIPv6() bool {
 	return true
 }
 
-// run runs a command and returns its standard output.
-func run(t *testing.T, name string, args ...string) string {
-	t.Helper()
-	var stderr bytes.Buffer
-	cmd := exec.Command(name, args...)
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("%s %s: %v: %s", name, strings.Join(args, " "), err, stderr.Bytes())
-	}
-	return string(out)
-}
 
-// daemon starts a daemon in the foreground, and stops it when the test
-// ends (the PID namespace's end would kill it anyway), logging its
-// output.
-func daemon(t *testing.T, name string, args ...string) {
-	t.Helper()
-	var out bytes.Buffer
-	cmd := exec.Command(name, args...)
-	cmd.Stdout = &out
-	cmd.Stderr = &out
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting %s: %v", name, err)
-	}
-	exited := make(chan struct{})
-	var werr error
-	go func() { werr = cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(5 * time.Second):
-			cmd.Process.Kill()
-			<-exited
-		}
-		t.Logf("%s %s: %v\n%s", name, strings.Join(args, " "), werr, out.String())
-	})
-}
 
-// waitFor polls cond until it holds, failing the test after a while.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
-		if cond() {
-			return
-		}
-	}
-	t.Fatalf("waiting for %s: gave up after 20s", what)
-}
