@@ -51,6 +51,9 @@ type Query struct {
 	// SocketsOnly skips finding holders and attributions: a cheap check of
 	// what the kernel has.
 	SocketsOnly bool
+	// SkipRPC does not ask this host's RPC endpoint maps (port 135 and
+	// 111) which interfaces listen where.
+	SkipRPC bool
 }
 
 // dumpSpec is one protocol and family to collect.
@@ -114,6 +117,8 @@ var newSource func(Options) (source, error)
 // repeated ones cheaper; it is not safe for concurrent use.
 type Engine struct {
 	src source
+	// rpc asks this host's endpoint maps; a field so tests can count it.
+	rpc func(context.Context) *RPCMaps
 }
 
 // New returns an Engine for the running operating system.
@@ -131,7 +136,8 @@ func New(opt Options) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Engine{src: src}, nil
+	rpc := func(ctx context.Context) *RPCMaps { return LocalRPCMaps(ctx, rpcTimeout) }
+	return &Engine{src: src, rpc: rpc}, nil
 }
 
 // Collect takes a snapshot of the sockets selected by q, with their
@@ -142,6 +148,9 @@ func (e *Engine) Collect(ctx context.Context, q Query) (*model.Snapshot, error) 
 	s, err := e.src.collect(ctx, q)
 	if err != nil {
 		return nil, err
+	}
+	if !q.SocketsOnly && !q.SkipRPC {
+		joinRPC(ctx, s, q, e.rpc)
 	}
 	s.Sockets = slices.DeleteFunc(s.Sockets, func(sk model.Socket) bool { return !keepOwner(&sk, q) })
 	Sort(s.Sockets)
