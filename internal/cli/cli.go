@@ -103,6 +103,14 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		}
 		msg += " (see " + path + " --help)"
 	}
+	var rm rpcMapError
+	if errors.As(err, &rm) {
+		// One line per map that could not be read.
+		for _, e := range rm.errs {
+			fmt.Fprintf(stderr, "whobinds: %s\n", oneLine(e.Error()))
+		}
+		return code
+	}
 	fmt.Fprintf(stderr, "whobinds: %s\n", oneLine(msg))
 	return code
 }

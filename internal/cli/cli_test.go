@@ -40,6 +40,9 @@ func TestBadInput(t *testing.T) {
 		{[]string{"--pid", "abc"}, "invalid argument"},
 		{[]string{"completion", "tcsh"}, "invalid argument"},
 		{[]string{"completion"}, "accepts 1 arg"},
+		{[]string{"rpc", "http://host/"}, "not a host name or an IP address"},
+		{[]string{"rpc", "a", "b"}, "accepts at most 1 arg"},
+		{[]string{"rpc", "--timeout", "0s"}, "--timeout 0s"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
