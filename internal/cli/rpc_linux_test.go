@@ -28,7 +28,7 @@ func TestRPCWithRpcbind(t *testing.T) {
 		t.Fatalf("whobinds rpc --onc --json: %v:\n%s", err, out)
 	}
 	holders := map[string]string{} // program name -> holder process
-	ports := map[string]uint16{}    // program name -> its IPv4 TCP port
+	ports := map[string]uint16{}   // program name -> its IPv4 TCP port
 	for _, m := range doc.ONC.Mappings {
 		if m.Holder == nil || m.Holder.Process == "" || m.Holder.PID == 0 {
 			if m.Port != 0 {

@@ -237,6 +237,3 @@ func haveIPv6() bool {
 	ln.Close()
 	return true
 }
-
-
-
