@@ -84,7 +84,7 @@ func (w *windowsSource) collect(ctx context.Context, q Query) (*model.Snapshot, 
 	if len(snap.Sockets) == 0 {
 		w.portRanges(ctx, q, &snap.Host)
 	}
-	w.markHidden(snap, elevated)
+	w.markHidden(snap)
 	snap.Warnings = w.warnings
 	return snap, nil
 }
@@ -171,7 +171,7 @@ func socketOf(r iphlpapi.Row) model.Socket {
 }
 
 // markHidden counts sockets whose owner the tables did not name.
-func (w *windowsSource) markHidden(snap *model.Snapshot, elevated bool) {
+func (w *windowsSource) markHidden(snap *model.Snapshot) {
 	for _, s := range snap.Sockets {
 		if s.Hidden != "" && s.State != model.TimeWait {
 			snap.Hidden.Sockets++
@@ -186,5 +186,4 @@ func (w *windowsSource) markHidden(snap *model.Snapshot, elevated bool) {
 	default:
 		snap.Hidden.Reason = "the socket tables name no live owner"
 	}
-	_ = elevated // the tables name owners without elevation; details need it
 }
