@@ -34,11 +34,11 @@ func InNamespaces(t *testing.T) bool {
 	NeedRoot(t)
 	unshare := NeedCommand(t, "unshare")
 	NeedCommand(t, "ip")
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
 	start := time.Now()
 	cmd := exec.CommandContext(ctx, unshare, "--net", "--mount", "--propagation", "private", "--pid", "--fork", "--kill-child", "--mount-proc",
-		os.Args[0], "-test.run=^"+t.Name()+"$", "-test.v", "-test.count=1", "-test.timeout=2m")
+		os.Args[0], "-test.run=^"+t.Name()+"$", "-test.v", "-test.count=1", "-test.timeout=5m")
 	cmd.Env = append(os.Environ(), namespacesEnv+"="+t.Name())
 	out, err := cmd.CombinedOutput()
 	t.Logf("inside the namespaces (%v):\n%s", time.Since(start).Round(time.Millisecond), out)

@@ -1,12 +1,14 @@
 package dcerpc
 
-// Lookup against a real endpoint mapper: Samba's samba-dcerpcd, run in a
-// network namespace this test creates with only lo, compared with Impacket
-// (testdata/epm_reference.py) and with the listening sockets ss reports in
-// that namespace.
+// Lookup against a real endpoint mapper: Samba's samba-dcerpcd and a
+// provisioned Samba AD DC, each run in network, mount and PID namespaces
+// the test creates (testutil.InNamespaces) with only lo, compared with
+// Impacket (testdata/epm_reference.py) and with the listening sockets ss
+// reports there.
 //
-// Needs root, iproute2 (ip, ss), Debian's samba (samba-dcerpcd and its
-// rpcd_* helpers) and python3-impacket for /usr/bin/python3.
+// Needs root, unshare(1), iproute2 (ip, ss), Debian's samba (samba-dcerpcd
+// and its rpcd_* helpers), samba-ad-dc and samba-ad-provision for the DC,
+// and python3-impacket for /usr/bin/python3.
 
 import (
 	"bufio"
@@ -18,40 +20,31 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/whobinds/whobinds/internal/testutil"
 )
 
-const sambaDcerpcd = "/usr/libexec/samba/samba-dcerpcd"
-
 func TestSambaEndpointMapper(t *testing.T) {
-	testutil.NeedRoot(t)
-	ip := testutil.NeedCommand(t, "ip")
-	ss := testutil.NeedCommand(t, "ss")
-	if _, err := os.Stat(sambaDcerpcd); err != nil {
-		testutil.Missing(t, "%s not installed (Debian package samba): %v", sambaDcerpcd, err)
+	if !testutil.InNamespaces(t) {
+		return
 	}
+	ss := testutil.NeedCommand(t, "ss")
 	python := impacketPython(t)
 	start := time.Now()
 
-	ns := newNetns(t, ip, "wbdce")
-	pid := startDcerpcd(t, ip, ns)
+	pid := testutil.StartSambaDcerpcd(t)
 	t.Logf("samba-dcerpcd (pid %d) ready after %v", pid, time.Since(start).Round(time.Millisecond))
-	entries := checkMap(t, mapCheck{ip: ip, ss: ss, python: python, ns: ns, root: pid})
+	entries := checkMap(t, mapCheck{ss: ss, python: python, root: pid})
 
 	// Small fragments: Samba splits the same map into fragments of 2048
 	// bytes. (It sends 2048-byte fragments even to a client that offers a
 	// smaller max_recv_frag, such as C706's minimum 1432.)
-	small, err := lookupIn(t, ns, Limits{MaxFragment: 2048})
+	small, err := lookupLocal(Limits{MaxFragment: 2048})
 	if err != nil {
 		t.Errorf("Lookup with MaxFragment 2048 = %v", err)
 	} else if !slices.Equal(referenceLines(small), referenceLines(entries)) {
@@ -59,18 +52,16 @@ func TestSambaEndpointMapper(t *testing.T) {
 	}
 
 	// A limit below the map's size ends with ErrLimit.
-	if _, err := lookupIn(t, ns, Limits{MaxEntries: 5}); !errors.Is(err, ErrLimit) {
+	if _, err := lookupLocal(Limits{MaxEntries: 5}); !errors.Is(err, ErrLimit) {
 		t.Errorf("Lookup with MaxEntries 5 = %v; want ErrLimit", err)
 	}
 	t.Logf("whole test: %v", time.Since(start).Round(time.Millisecond))
 }
 
-// TestSambaADDCEndpointMapper runs a provisioned Samba AD domain
-// controller, whose map looks like a Windows DC's (netlogon, drsuapi,
-// lsarpc, samr on dynamic ports, served by prefork workers).
 func TestSambaADDCEndpointMapper(t *testing.T) {
-	testutil.NeedRoot(t)
-	ip := testutil.NeedCommand(t, "ip")
+	if !testutil.InNamespaces(t) {
+		return
+	}
 	ss := testutil.NeedCommand(t, "ss")
 	tool := testutil.NeedCommand(t, "samba-tool")
 	samba := "/usr/sbin/samba"
@@ -84,15 +75,14 @@ func TestSambaADDCEndpointMapper(t *testing.T) {
 
 	conf := provisionDC(t, tool)
 	t.Logf("provisioned in %v", time.Since(start).Round(time.Millisecond))
-	ns := newNetns(t, ip, "wbdc")
-	pid, exited := startProcessGroup(t, exec.Command(ip, "netns", "exec", ns, samba, "--foreground",
+	pid, exited := testutil.StartProcessGroup(t, exec.Command(samba, "--foreground",
 		"--configfile="+conf, "--debug-stdout", "--debuglevel=1"))
 
 	// samba has no ready signal: wait until the map answers and stays the
 	// same for a second (its services register as they start).
 	var last []string
 	for deadline := time.Now().Add(90 * time.Second); ; time.Sleep(time.Second) {
-		entries, err := lookupIn(t, ns, Limits{})
+		entries, err := lookupLocal(Limits{})
 		lines := referenceLines(entries)
 		if err == nil && len(lines) > 0 && slices.Equal(lines, last) {
 			break
@@ -108,7 +98,7 @@ func TestSambaADDCEndpointMapper(t *testing.T) {
 		}
 	}
 	t.Logf("samba (pid %d) answered after %v", pid, time.Since(start).Round(time.Millisecond))
-	entries := checkMap(t, mapCheck{ip: ip, ss: ss, python: python, ns: ns, root: pid})
+	entries := checkMap(t, mapCheck{ss: ss, python: python, root: pid})
 	// What makes it a DC: netlogon and directory replication on TCP.
 	for _, want := range []string{"MS-NRPC (logon)", "MS-DRSR (drsuapi)"} {
 		if !slices.ContainsFunc(entries, func(e Entry) bool { return e.Protocol == ProtoTCP && e.Name() == want }) {
@@ -137,35 +127,28 @@ func provisionDC(t *testing.T, tool string) string {
 	return filepath.Join(dir, "etc", "smb.conf")
 }
 
-// lookupIn runs Lookup on 127.0.0.1:135 inside the namespace.
-func lookupIn(t *testing.T, ns string, lim Limits) ([]Entry, error) {
-	t.Helper()
-	var entries []Entry
-	var err error
-	inNetns(t, ns, func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		entries, err = Lookup(ctx, "127.0.0.1:135", lim)
-	})
-	return entries, err
+// lookupLocal runs Lookup on 127.0.0.1:135.
+func lookupLocal(lim Limits) ([]Entry, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return Lookup(ctx, "127.0.0.1:135", lim)
 }
 
 type mapCheck struct {
-	ip, ss, python string
-	ns             string
+	ss, python string
 	// root is the server's main process; listeners must be held by it or
 	// its descendants.
 	root int
 }
 
-// checkMap compares whobinds' map of the namespace's endpoint mapper with
+// checkMap compares whobinds' map of the endpoint mapper on lo with
 // Impacket's, and its TCP endpoints with the listeners of the server's
 // processes. It returns whobinds' entries.
 func checkMap(t *testing.T, c mapCheck) []Entry {
 	t.Helper()
 	// Impacket first: if the map grew between the two lookups, whobinds'
 	// would still have to hold every entry of the reference.
-	out, err := exec.Command(c.ip, "netns", "exec", c.ns, c.python, "testdata/epm_reference.py", "127.0.0.1", "135").Output()
+	out, err := exec.Command(c.python, "testdata/epm_reference.py", "127.0.0.1", "135").Output()
 	if err != nil {
 		t.Fatalf("epm_reference.py: %v: %s", err, stderrOf(err))
 	}
@@ -173,9 +156,9 @@ func checkMap(t *testing.T, c mapCheck) []Entry {
 	if len(want) < 10 {
 		t.Fatalf("Impacket listed only %d entries: %q", len(want), out)
 	}
-	entries, err := lookupIn(t, c.ns, Limits{})
+	entries, err := lookupLocal(Limits{})
 	if err != nil {
-		t.Fatalf("Lookup(127.0.0.1:135) in netns %s = %v", c.ns, err)
+		t.Fatalf("Lookup(127.0.0.1:135) = %v", err)
 	}
 	t.Logf("Impacket: %d entries; whobinds: %d", len(want), len(entries))
 	got := referenceLines(entries)
@@ -193,7 +176,7 @@ func checkMap(t *testing.T, c mapCheck) []Entry {
 	// Every TCP endpoint is a socket that the server's processes listen
 	// on. A tower address of 0.0.0.0 means any of the server's IPv4
 	// addresses.
-	listeners := listenersIn(t, c.ip, c.ss, c.ns)
+	listeners := tcpListeners(t, c.ss)
 	tcp := 0
 	for _, e := range entries {
 		if e.Protocol != ProtoTCP {
@@ -207,7 +190,7 @@ func checkMap(t *testing.T, c mapCheck) []Entry {
 				continue
 			}
 			for _, u := range l.users {
-				if descendsFrom(u.pid, c.root) {
+				if testutil.DescendsFrom(u.pid, c.root) {
 					owners = append(owners, fmt.Sprintf("%s[%d]", u.name, u.pid))
 				}
 			}
@@ -251,159 +234,6 @@ func stderrOf(err error) string {
 	return ""
 }
 
-// newNetns creates a network namespace with only lo, up, and deletes it
-// when the test ends.
-func newNetns(t *testing.T, ip, prefix string) string {
-	t.Helper()
-	name := prefix + strconv.Itoa(os.Getpid())
-	if out, err := exec.Command(ip, "netns", "add", name).CombinedOutput(); err != nil {
-		testutil.Missing(t, "ip netns add: %v: %s", err, out)
-	}
-	t.Cleanup(func() { exec.Command(ip, "netns", "del", name).Run() })
-	if out, err := exec.Command(ip, "-n", name, "link", "set", "lo", "up").CombinedOutput(); err != nil {
-		t.Fatalf("ip -n %s link set lo up: %v: %s", name, err, out)
-	}
-	return name
-}
-
-// startDcerpcd runs samba-dcerpcd with every rpcd_* helper in the
-// namespace, with its configuration and state in a temporary directory,
-// and returns its PID once it says it is ready.
-func startDcerpcd(t *testing.T, ip, ns string) int {
-	t.Helper()
-	dir := t.TempDir()
-	conf := filepath.Join(dir, "smb.conf")
-	var b strings.Builder
-	b.WriteString(`[global]
-	netbios name = WBTEST
-	workgroup = WBTEST
-	server role = standalone server
-	interfaces = lo
-	bind interfaces only = yes
-	rpc start on demand helpers = no
-`)
-	for _, d := range []string{"lock directory", "state directory", "cache directory", "pid directory", "private dir", "ncalrpc dir"} {
-		p := filepath.Join(dir, strings.Fields(d)[0])
-		if err := os.Mkdir(p, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		fmt.Fprintf(&b, "\t%s = %s\n", d, p)
-	}
-	fmt.Fprintf(&b, "\tlog file = %s\n", filepath.Join(dir, "log.%m"))
-	if err := os.WriteFile(conf, []byte(b.String()), 0o644); err != nil {
-		t.Fatal(err)
-	}
-
-	ready, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ready.Close()
-	cmd := exec.Command(ip, "netns", "exec", ns, sambaDcerpcd, "--libexec-rpcds", "--foreground",
-		"--configfile="+conf, "--debug-stdout", "--debuglevel=1", "--ready-signal-fd=3")
-	cmd.ExtraFiles = []*os.File{w} // fd 3
-	pid, _ := startProcessGroup(t, cmd)
-	w.Close()
-
-	// samba-dcerpcd writes a byte to the ready fd once its listeners are up.
-	got := make(chan error, 1)
-	go func() {
-		_, err := ready.Read(make([]byte, 1))
-		got <- err
-	}()
-	select {
-	case err := <-got:
-		if err != nil {
-			t.Fatalf("samba-dcerpcd did not get ready: %v", err)
-		}
-	case <-time.After(60 * time.Second):
-		t.Fatalf("samba-dcerpcd not ready after 60 s")
-	}
-	return pid
-}
-
-// startProcessGroup starts a daemon in the foreground in a process group
-// of its own and returns its PID and a channel closed when it exits. When the test ends the group is stopped
-// and, if the test failed, the daemon's output logged.
-//
-// Standard input is /dev/null: samba-dcerpcd in the foreground with a pipe
-// or a file at EOF on standard input never opens its listeners.
-func startProcessGroup(t *testing.T, cmd *exec.Cmd) (int, <-chan struct{}) {
-	t.Helper()
-	var log bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &log, &log
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting %v: %v", cmd.Args, err)
-	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
-	// ip netns exec execs the daemon, so the PID is the daemon's.
-	leader := cmd.Process.Pid
-	t.Cleanup(func() {
-		syscall.Kill(-leader, syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-		}
-		// Whatever is left of the group (workers that outlived the
-		// daemon) is killed; the group's PIDs are ours.
-		for end := time.Now().Add(5 * time.Second); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
-			live := 0
-			for _, p := range groupMembers(leader) {
-				if f := statFields(p); len(f) > 0 && f[0] != "Z" {
-					syscall.Kill(p, syscall.SIGKILL)
-					live++
-				}
-			}
-			if live == 0 {
-				break
-			}
-		}
-		<-exited
-		if t.Failed() {
-			t.Logf("%s\noutput:\n%s", strings.Join(cmd.Args, " "), log.String())
-		}
-	})
-	return leader, exited
-}
-
-// inNetns runs f on an OS thread that has joined the named network
-// namespace. The thread is never unlocked, so it exits with its goroutine
-// instead of going back to the scheduler in the wrong namespace. f must
-// not create sockets on other goroutines.
-func inNetns(t *testing.T, name string, f func()) {
-	t.Helper()
-	path := "/run/netns/" + name
-	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Close(fd)
-	var want unix.Stat_t
-	if err := unix.Fstat(fd, &want); err != nil {
-		t.Fatal(err)
-	}
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		if err := unix.Setns(fd, unix.CLONE_NEWNET); err != nil {
-			errc <- fmt.Errorf("setns %s: %w", path, err)
-			return
-		}
-		var st unix.Stat_t
-		if err := unix.Stat(fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid()), &st); err != nil || st.Ino != want.Ino {
-			errc <- fmt.Errorf("thread not in netns %s after setns (inode %d, want %d): %v", name, st.Ino, want.Ino, err)
-			return
-		}
-		f()
-		errc <- nil
-	}()
-	if err := <-errc; err != nil {
-		t.Fatal(err)
-	}
-}
-
 type listener struct {
 	addr  string
 	port  uint16
@@ -417,13 +247,12 @@ type user struct {
 
 var ssUser = regexp.MustCompile(`\("([^"]*)",pid=(\d+),fd=\d+\)`)
 
-// listenersIn lists the TCP listeners of a namespace with their processes
-// (ss -tlnpH).
-func listenersIn(t *testing.T, ip, ss, ns string) []listener {
+// tcpListeners lists the TCP listeners with their processes (ss -tlnpH).
+func tcpListeners(t *testing.T, ss string) []listener {
 	t.Helper()
-	out, err := exec.Command(ip, "netns", "exec", ns, ss, "-tlnpH").Output()
+	out, err := exec.Command(ss, "-tlnpH").Output()
 	if err != nil {
-		t.Fatalf("ss -tlnpH in %s: %v: %s", ns, err, stderrOf(err))
+		t.Fatalf("ss -tlnpH: %v: %s", err, stderrOf(err))
 	}
 	var ls []listener
 	sc := bufio.NewScanner(bytes.NewReader(out))
@@ -445,49 +274,4 @@ func listenersIn(t *testing.T, ip, ss, ns string) []listener {
 		ls = append(ls, l)
 	}
 	return ls
-}
-
-// groupMembers lists the processes of a process group, zombies included.
-func groupMembers(pgid int) []int {
-	dirs, _ := os.ReadDir("/proc")
-	var pids []int
-	for _, d := range dirs {
-		pid, err := strconv.Atoi(d.Name())
-		if err != nil {
-			continue
-		}
-		if f := statFields(pid); len(f) > 2 && f[2] == strconv.Itoa(pgid) {
-			pids = append(pids, pid)
-		}
-	}
-	return pids
-}
-
-// statFields returns the fields of /proc/PID/stat after the command name:
-// state, ppid, pgrp, ...
-func statFields(pid int) []string {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return nil
-	}
-	// The command name may hold spaces and parentheses.
-	return strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
-}
-
-// descendsFrom reports whether pid is root or one of its descendants.
-func descendsFrom(pid, root int) bool {
-	for range 64 {
-		if pid == root {
-			return true
-		}
-		if pid <= 1 {
-			return false
-		}
-		f := statFields(pid)
-		if len(f) < 2 {
-			return false
-		}
-		pid, _ = strconv.Atoi(f[1])
-	}
-	return false
 }
