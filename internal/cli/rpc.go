@@ -286,14 +286,14 @@ func joinHolders(ctx context.Context, o *RPCOptions, doc *rpcDoc) error {
 	want := map[key]bool{}
 	if doc.DCE != nil {
 		for _, e := range doc.DCE.Entries {
-			if p := dceProto(e.Protocol); p != 0 && e.Port != 0 {
+			if p := engine.DCEProto(e.Protocol); p != 0 && e.Port != 0 {
 				want[key{p, e.Port}] = true
 			}
 		}
 	}
 	if doc.ONC != nil {
 		for _, m := range doc.ONC.Mappings {
-			if p := oncProto(m.Netid); p != 0 && m.Port != 0 {
+			if p := engine.ONCProto(m.Netid); p != 0 && m.Port != 0 {
 				want[key{p, m.Port}] = true
 			}
 		}
@@ -326,13 +326,13 @@ func joinHolders(ctx context.Context, o *RPCOptions, doc *rpcDoc) error {
 	if doc.DCE != nil {
 		for i := range doc.DCE.Entries {
 			e := &doc.DCE.Entries[i]
-			e.Holder = holders[key{dceProto(e.Protocol), e.Port}]
+			e.Holder = holders[key{engine.DCEProto(e.Protocol), e.Port}]
 		}
 	}
 	if doc.ONC != nil {
 		for i := range doc.ONC.Mappings {
 			m := &doc.ONC.Mappings[i]
-			m.Holder = holders[key{oncProto(m.Netid), m.Port}]
+			m.Holder = holders[key{engine.ONCProto(m.Netid), m.Port}]
 		}
 	}
 	return nil
@@ -355,26 +355,6 @@ func holderOf(s *model.Socket) *rpcHolder {
 		}
 	}
 	return h
-}
-
-func dceProto(p string) model.Proto {
-	switch p {
-	case "ncacn_ip_tcp", "ncacn_http":
-		return model.TCP
-	case "ncadg_ip_udp":
-		return model.UDP
-	}
-	return 0
-}
-
-func oncProto(netid string) model.Proto {
-	switch netid {
-	case "tcp", "tcp6":
-		return model.TCP
-	case "udp", "udp6":
-		return model.UDP
-	}
-	return 0
 }
 
 func (h *rpcHolder) String() string {

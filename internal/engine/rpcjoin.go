@@ -118,7 +118,7 @@ func holderPID(s *model.Socket) int {
 func dceAttribution(m *RPCMaps, s *model.Socket) (model.Attribution, bool) {
 	var names []string
 	for _, e := range m.DCE {
-		if e.Port != s.Local.Port() || e.Port == 0 || dceProto(e.Protocol) != s.Proto {
+		if e.Port != s.Local.Port() || e.Port == 0 || DCEProto(e.Protocol) != s.Proto {
 			continue
 		}
 		n := e.Name()
@@ -140,7 +140,9 @@ func dceAttribution(m *RPCMaps, s *model.Socket) (model.Attribution, bool) {
 	}, true
 }
 
-func dceProto(p string) model.Proto {
+// DCEProto is the transport of a DCE/RPC protocol sequence, 0 for one
+// that is not TCP or UDP (named pipes, LRPC).
+func DCEProto(p string) model.Proto {
 	switch p {
 	case "ncacn_ip_tcp", "ncacn_http":
 		return model.TCP
@@ -155,7 +157,7 @@ func dceProto(p string) model.Proto {
 func oncAttribution(m *RPCMaps, s *model.Socket) (model.Attribution, bool) {
 	vers := map[uint32][]uint32{}
 	for _, mp := range m.ONC {
-		if mp.Port != s.Local.Port() || mp.Port == 0 || oncProto(mp.Netid) != s.Proto {
+		if mp.Port != s.Local.Port() || mp.Port == 0 || ONCProto(mp.Netid) != s.Proto {
 			continue
 		}
 		if !slices.Contains(vers[mp.Program], mp.Version) {
@@ -186,7 +188,8 @@ func oncAttribution(m *RPCMaps, s *model.Socket) (model.Attribution, bool) {
 	}, true
 }
 
-func oncProto(netid string) model.Proto {
+// ONCProto is the transport of an rpcbind netid, 0 for a local one.
+func ONCProto(netid string) model.Proto {
 	switch netid {
 	case "tcp", "tcp6":
 		return model.TCP
