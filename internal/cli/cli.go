@@ -41,6 +41,12 @@ type noMatchError struct{ msg string }
 
 func (e noMatchError) Error() string { return e.msg }
 
+// refusedError means an action was refused or did not complete; its text
+// goes to stderr.
+type refusedError struct{ msg string }
+
+func (e refusedError) Error() string { return e.msg }
+
 // IO is what a command may touch of the outside world.
 type IO struct {
 	In       io.Reader
@@ -118,11 +124,14 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 func exitCode(err error) int {
 	var ue usageError
 	var nm noMatchError
+	var re refusedError
 	switch {
 	case errors.As(err, &ue):
 		return ExitUsage
 	case errors.As(err, &nm):
 		return ExitNoMatch
+	case errors.As(err, &re):
+		return ExitRefused
 	case errors.Is(err, engine.ErrQuery), errors.Is(err, engine.ErrNotSupported):
 		return ExitOSFailure
 	case errors.Is(err, context.Canceled):
