@@ -83,7 +83,7 @@ port, whobinds tells the whole story of it; with several, it prints a table.`,
 	cmd.ValidArgsFunction = func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 		return nil, cobra.ShellCompDirectiveNoFileComp
 	}
-	cmd.AddCommand(newCompletionCmd(io), newPortCmd(io), newAuditCmd(io), newRPCCmd(io), newCheckCmd(io), newWaitCmd(io), newFreeCmd(io))
+	cmd.AddCommand(newCompletionCmd(io), newPortCmd(io), newAuditCmd(io), newRPCCmd(io), newCheckCmd(io), newWaitCmd(io), newFreeCmd(io), newProbeCmd(io))
 	return cmd
 }
 

@@ -1,0 +1,7 @@
+//go:build !windows
+
+package probe
+
+import "syscall"
+
+var refusedErrno = syscall.ECONNREFUSED

@@ -1,0 +1,5 @@
+package probe
+
+import "golang.org/x/sys/windows"
+
+var refusedErrno = windows.WSAECONNREFUSED
