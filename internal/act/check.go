@@ -41,6 +41,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"runtime"
 	"slices"
@@ -1129,4 +1130,19 @@ func clipFact(b []byte) string {
 		s = s[:60] + "..."
 	}
 	return s
+}
+
+// zoneIndex is the interface index an IPv6 zone names: an interface name
+// or a number; 0 for none or an unknown name.
+func zoneIndex(zone string) uint32 {
+	if zone == "" {
+		return 0
+	}
+	if ifc, err := net.InterfaceByName(zone); err == nil {
+		return uint32(ifc.Index)
+	}
+	if n, err := strconv.ParseUint(zone, 10, 32); err == nil {
+		return uint32(n)
+	}
+	return 0
 }

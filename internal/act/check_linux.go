@@ -3,7 +3,6 @@ package act
 import (
 	"context"
 	"errors"
-	"net"
 	"os"
 	"os/user"
 	"strconv"
@@ -59,13 +58,7 @@ func (linuxCheck) trial(t *BindTrial) {
 			return
 		}
 		sa6 := &unix.SockaddrInet6{Port: int(t.Addr.Port()), Addr: a.As16()}
-		if z := a.Zone(); z != "" {
-			if ifc, err := net.InterfaceByName(z); err == nil {
-				sa6.ZoneId = uint32(ifc.Index)
-			} else if n, err := strconv.Atoi(z); err == nil {
-				sa6.ZoneId = uint32(n)
-			}
-		}
+		sa6.ZoneId = zoneIndex(a.Zone())
 		sa = sa6
 	} else {
 		sa = &unix.SockaddrInet4{Port: int(t.Addr.Port()), Addr: a.Unmap().As4()}

@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os/user"
-	"strconv"
 	"syscall"
 
 	"golang.org/x/sys/windows"
@@ -67,13 +65,7 @@ func (windowsCheck) trial(t *BindTrial) {
 			}
 		}
 		sa6 := &windows.SockaddrInet6{Port: int(t.Addr.Port()), Addr: a.As16()}
-		if z := a.Zone(); z != "" {
-			if ifc, err := net.InterfaceByName(z); err == nil {
-				sa6.ZoneId = uint32(ifc.Index)
-			} else if n, err := strconv.Atoi(z); err == nil {
-				sa6.ZoneId = uint32(n)
-			}
-		}
+		sa6.ZoneId = zoneIndex(a.Zone())
 		sa = sa6
 	} else {
 		sa = &windows.SockaddrInet4{Port: int(t.Addr.Port()), Addr: a.Unmap().As4()}

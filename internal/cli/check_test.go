@@ -14,10 +14,7 @@ import (
 // TestCheckWaitBadInput: one line on stderr, nothing on stdout, exit 2,
 // and nothing bound or waited for.
 func TestCheckWaitBadInput(t *testing.T) {
-	tests := []struct {
-		args    []string
-		wantSub string
-	}{
+	checkBadInput(t, []badInput{
 		{[]string{"check", "80", "--addr", "not-an-ip"}, `--addr "not-an-ip" is not an IP address`},
 		{[]string{"check", "0"}, "port 0"},
 		{[]string{"check", "abc"}, `"abc" is not a port number`},
@@ -34,21 +31,7 @@ func TestCheckWaitBadInput(t *testing.T) {
 		{[]string{"wait", "80", "--free", "--interval", "1ms"}, "--interval 1ms"},
 		{[]string{"wait", "80", "--free", "--addr", "300.1.1.1"}, "not an IP address"},
 		{[]string{"wait", "--free"}, "accepts 1 arg"},
-	}
-	for _, tt := range tests {
-		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
-			code, out, errs := run(t, tt.args...)
-			if code != ExitUsage {
-				t.Errorf("exit code = %d; want %d", code, ExitUsage)
-			}
-			if out != "" {
-				t.Errorf("stdout = %q; want nothing", out)
-			}
-			if strings.Count(errs, "\n") != 1 || !strings.HasPrefix(errs, "whobinds: ") || !strings.Contains(errs, tt.wantSub) {
-				t.Errorf("stderr = %q; want one line starting \"whobinds: \" containing %q", errs, tt.wantSub)
-			}
-		})
-	}
+	})
 }
 
 // verdictLine drops the warnings that a system without some facts prints

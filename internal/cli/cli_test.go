@@ -22,11 +22,33 @@ func run(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	return code, out.String(), errb.String()
 }
 
+// badInput is a command line that must be refused as a usage error: exit
+// 2, nothing on stdout, and one line on stderr containing wantSub.
+type badInput struct {
+	args    []string
+	wantSub string
+}
+
+func checkBadInput(t *testing.T, tests []badInput) {
+	t.Helper()
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			code, out, errs := run(t, tt.args...)
+			if code != ExitUsage {
+				t.Errorf("exit code = %d; want %d", code, ExitUsage)
+			}
+			if out != "" {
+				t.Errorf("stdout = %q; want nothing", out)
+			}
+			if strings.Count(errs, "\n") != 1 || !strings.HasPrefix(errs, "whobinds: ") || !strings.Contains(errs, tt.wantSub) {
+				t.Errorf("stderr = %q; want one line starting \"whobinds: \" containing %q", errs, tt.wantSub)
+			}
+		})
+	}
+}
+
 func TestBadInput(t *testing.T) {
-	tests := []struct {
-		args    []string
-		wantSub string
-	}{
+	checkBadInput(t, []badInput{
 		{[]string{"--bogus"}, "unknown flag: --bogus"},
 		{[]string{"0"}, "port 0"},
 		{[]string{"70000"}, "out of range"},
@@ -43,21 +65,7 @@ func TestBadInput(t *testing.T) {
 		{[]string{"rpc", "http://host/"}, "not a host name or an IP address"},
 		{[]string{"rpc", "a", "b"}, "accepts at most 1 arg"},
 		{[]string{"rpc", "--timeout", "0s"}, "--timeout 0s"},
-	}
-	for _, tt := range tests {
-		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
-			code, out, errs := run(t, tt.args...)
-			if code != ExitUsage {
-				t.Errorf("exit code = %d; want %d", code, ExitUsage)
-			}
-			if out != "" {
-				t.Errorf("stdout = %q; want nothing", out)
-			}
-			if strings.Count(errs, "\n") != 1 || !strings.HasPrefix(errs, "whobinds: ") || !strings.Contains(errs, tt.wantSub) {
-				t.Errorf("stderr = %q; want one line starting \"whobinds: \" containing %q", errs, tt.wantSub)
-			}
-		})
-	}
+	})
 }
 
 func TestFreePortExitsOne(t *testing.T) {
@@ -215,20 +223,12 @@ func TestPortCommand(t *testing.T) {
 }
 
 func TestPortBadInput(t *testing.T) {
-	for _, tt := range []struct {
-		args    []string
-		wantSub string
-	}{
+	checkBadInput(t, []badInput{
 		{[]string{"port", "0"}, "port 0"},
 		{[]string{"port", "99999"}, "out of range"},
 		{[]string{"port", "wimrm"}, "did you mean winrm"},
 		{[]string{"port", "80/sctp"}, "want PORT/tcp"},
 		{[]string{"port"}, "requires at least 1 arg"},
 		{[]string{"port", "80", "--os", "plan9"}, "--os"},
-	} {
-		code, out, errs := run(t, tt.args...)
-		if code != ExitUsage || out != "" || strings.Count(errs, "\n") != 1 || !strings.Contains(errs, tt.wantSub) {
-			t.Errorf("%v: exit %d, stdout %q, stderr %q; want 2 and one line containing %q", tt.args, code, out, errs, tt.wantSub)
-		}
-	}
+	})
 }

@@ -10,31 +10,14 @@ import (
 )
 
 func TestFreeBadInput(t *testing.T) {
-	tests := []struct {
-		args    []string
-		wantSub string
-	}{
+	checkBadInput(t, []badInput{
 		{[]string{"free", "0"}, "port 0 is not a port anyone can hold"},
 		{[]string{"free", "abc"}, `"abc" is not a port number`},
 		{[]string{"free"}, "requires at least 1 arg"},
 		{[]string{"free", "8000-8010"}, "is a range"},
 		{[]string{"free", "--timeout", "0s", "80"}, "--timeout 0s"},
 		{[]string{"free", "--bogus", "80"}, "unknown flag: --bogus"},
-	}
-	for _, tt := range tests {
-		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
-			code, out, errs := run(t, tt.args...)
-			if code != ExitUsage {
-				t.Errorf("exit code = %d; want %d", code, ExitUsage)
-			}
-			if out != "" {
-				t.Errorf("stdout = %q; want nothing", out)
-			}
-			if strings.Count(errs, "\n") != 1 || !strings.HasPrefix(errs, "whobinds: ") || !strings.Contains(errs, tt.wantSub) {
-				t.Errorf("stderr = %q; want one line starting \"whobinds: \" containing %q", errs, tt.wantSub)
-			}
-		})
-	}
+	})
 }
 
 // TestFreeAlreadyFree: freeing a free port succeeds and does nothing, so

@@ -20,10 +20,7 @@ import (
 )
 
 func TestProbeBadInput(t *testing.T) {
-	tests := []struct {
-		args    []string
-		wantSub string
-	}{
+	checkBadInput(t, []badInput{
 		{[]string{"probe", "0"}, "port 0"},
 		{[]string{"probe", "abc"}, `"abc" is not a port number`},
 		{[]string{"probe", "70000"}, "out of range"},
@@ -39,18 +36,7 @@ func TestProbeBadInput(t *testing.T) {
 		{[]string{"probe", "80", "81"}, "accepts 1 arg"},
 		{[]string{"probe", "--timeout", "0s", "80"}, "--timeout 0s"},
 		{[]string{"probe", "--timeout", "soon", "80"}, "invalid argument"},
-	}
-	for _, tt := range tests {
-		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
-			code, out, errs := run(t, tt.args...)
-			if code != ExitUsage || out != "" {
-				t.Errorf("exit code %d, stdout %q; want %d and nothing", code, out, ExitUsage)
-			}
-			if strings.Count(errs, "\n") != 1 || !strings.HasPrefix(errs, "whobinds: ") || !strings.Contains(errs, tt.wantSub) {
-				t.Errorf("stderr = %q; want one line starting \"whobinds: \" containing %q", errs, tt.wantSub)
-			}
-		})
-	}
+	})
 }
 
 func TestParseProbeArg(t *testing.T) {
