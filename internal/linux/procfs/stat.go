@@ -38,9 +38,14 @@ func ParseStat(b []byte) (Stat, error) {
 	if open < 1 || close < open {
 		return s, errors.New("stat: no (comm) field")
 	}
-	pid, err := strconv.Atoi(string(bytes.TrimSpace(b[:open])))
-	if err != nil {
-		return s, fmt.Errorf("stat: pid: %w", err)
+	// The kernel writes "%d (%s) ": a positive PID, one space, then comm.
+	head := b[:open]
+	if head[len(head)-1] != ' ' {
+		return s, fmt.Errorf("stat: want \"PID (comm)\", got %q", head)
+	}
+	pid, err := strconv.Atoi(string(head[:len(head)-1]))
+	if err != nil || pid <= 0 || head[0] < '1' || head[0] > '9' {
+		return s, fmt.Errorf("stat: pid %q is not a positive number", head[:len(head)-1])
 	}
 	s.PID = pid
 	s.Comm = string(b[open+1 : close])

@@ -46,7 +46,13 @@ func TestParseStat(t *testing.T) {
 }
 
 func TestParseStatErrors(t *testing.T) {
-	for _, in := range []string{"", "1 nginx S 1", "x (a) S 1", "1 (a) S 1 2 3", "1 (a) SS 1 0 0 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 5", "1 (a) S x 0 0 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 5"} {
+	for _, in := range []string{"", "1 nginx S 1", "x (a) S 1", "1 (a) S 1 2 3", "1 (a) SS 1 0 0 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 5", "1 (a) S x 0 0 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 5",
+		// Found by FuzzParseStat: a PID of 0 behind a leading space.
+		" 0()0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0",
+		"0 (a) S 1 0 0 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 5",
+		"+7 (a) S 1 0 0 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 5",
+		"7(a) S 1 0 0 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 5",
+	} {
 		if _, err := ParseStat([]byte(in)); err == nil {
 			t.Errorf("ParseStat(%q) = nil error; want an error", in)
 		}
@@ -156,7 +162,7 @@ func FuzzParseStat(f *testing.F) {
 	f.Add([]byte("1 ()) R 0"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		s, err := ParseStat(b)
-		if err == nil && s.PID == 0 && len(b) > 0 && b[0] != '0' {
+		if err == nil && (s.PID <= 0 || b[0] < '1' || b[0] > '9') {
 			t.Fatalf("ParseStat(%q) = %+v without error", b, s)
 		}
 	})
