@@ -448,21 +448,15 @@ type checkExplainer struct {
 }
 
 func (e *checkExplainer) note(s string) {
-	if !slices.Contains(e.r.Notes, s) {
-		e.r.Notes = append(e.r.Notes, s)
-	}
+	e.r.Notes = appendNew(e.r.Notes, s)
 }
 
 func (e *checkExplainer) warn(s string) {
-	if !slices.Contains(e.r.Warnings, s) {
-		e.r.Warnings = append(e.r.Warnings, s)
-	}
+	e.r.Warnings = appendNew(e.r.Warnings, s)
 }
 
 func (e *checkExplainer) fix(f CheckFix) {
-	if !slices.Contains(e.r.Fixes, f) {
-		e.r.Fixes = append(e.r.Fixes, f)
-	}
+	e.r.Fixes = appendNew(e.r.Fixes, f)
 }
 
 // conflict records that s blocks address a.
@@ -470,9 +464,7 @@ func (e *checkExplainer) conflict(s *model.Socket, a netip.Addr, why string) {
 	for i := range e.r.Conflicts {
 		c := &e.r.Conflicts[i]
 		if c.Socket == s {
-			if !slices.Contains(c.Blocks, a) {
-				c.Blocks = append(c.Blocks, a)
-			}
+			c.Blocks = appendNew(c.Blocks, a)
 			return
 		}
 	}

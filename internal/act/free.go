@@ -293,22 +293,16 @@ func (pl *freePlanner) addStep(s Step) {
 }
 
 func (pl *freePlanner) refuse(r Refusal) {
-	if !slices.Contains(pl.p.Refusals, r) {
-		pl.p.Refusals = append(pl.p.Refusals, r)
-	}
+	pl.p.Refusals = appendNew(pl.p.Refusals, r)
 }
 
 func (pl *freePlanner) supervise(s Supervisor) {
-	if !slices.Contains(pl.p.Supervisors, s) {
-		pl.p.Supervisors = append(pl.p.Supervisors, s)
-	}
+	pl.p.Supervisors = appendNew(pl.p.Supervisors, s)
 }
 
 func (pl *freePlanner) note(format string, args ...any) {
 	n := fmt.Sprintf(format, args...)
-	if !slices.Contains(pl.p.Notes, n) {
-		pl.p.Notes = append(pl.p.Notes, n)
-	}
+	pl.p.Notes = appendNew(pl.p.Notes, n)
 }
 
 // supervisors plans the steps that follow from a socket's attributions:
