@@ -107,13 +107,60 @@ func TestSlirp4netnsIntegration(t *testing.T) {
 	}
 	t.Cleanup(func() { killTree(ns) })
 
-	api := filepath.Join(t.TempDir(), "slirp.sock")
+	// slirp4netns joins the namespace of the PID it is given. Until
+	// unshare has made the new namespace that is still ours, and
+	// slirp4netns would then put tap0 in the wrong one and forward into a
+	// namespace where nothing listens (seen in CI under load as a minute
+	// of reset connections). busybox runs only after unshare, so a
+	// listener on :80 in a namespace other than ours settles it.
+	self, err := os.Readlink("/proc/self/ns/net")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, time.Minute, "httpd to listen in a namespace of its own", func() (bool, string) {
+		theirs, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/net", ns.Process.Pid))
+		if err != nil || theirs == self {
+			return false, fmt.Sprintf("network namespace %q, %v (ours %q)", theirs, err, self)
+		}
+		holders, saw := listenHolders(t, ns.Process.Pid, "*:80")
+		return slices.Contains(holders, ns.Process.Pid), saw
+	})
+
+	// --ready-fd, as podman passes it: slirp4netns writes "1" there once
+	// tap0 is configured in the namespace.
+	dir := t.TempDir()
+	api := filepath.Join(dir, "slirp.sock")
+	ready, readyW, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ready.Close()
+	logPath := filepath.Join(dir, "slirp4netns.log")
+	logf, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logf.Close()
 	cmd := exec.Command(slirp, "--configure", "--mtu=65520", "--disable-host-loopback",
-		"--api-socket", api, strconv.Itoa(ns.Process.Pid), "tap0")
-	if err := cmd.Start(); err != nil {
+		"--ready-fd=3", "--api-socket", api, strconv.Itoa(ns.Process.Pid), "tap0")
+	cmd.ExtraFiles = []*os.File{readyW}
+	cmd.Stdout, cmd.Stderr = logf, logf
+	err = cmd.Start()
+	readyW.Close()
+	if err != nil {
 		t.Fatalf("starting slirp4netns: %v", err)
 	}
 	t.Cleanup(func() { killTree(cmd) })
+	t.Cleanup(func() {
+		if t.Failed() {
+			log, _ := os.ReadFile(logPath)
+			t.Logf("slirp4netns log:\n%s", tail(log, 2000))
+		}
+	})
+	ready.SetReadDeadline(time.Now().Add(time.Minute))
+	if n, err := ready.Read(make([]byte, 1)); n != 1 {
+		t.Fatalf("waiting for slirp4netns to configure tap0: %v", err)
+	}
 
 	// Port forwards are added over the API socket, as podman does; they
 	// never appear on the command line.
@@ -152,12 +199,6 @@ func TestSlirp4netnsIntegration(t *testing.T) {
 		t.Errorf("ParseForwarder(%q, %q) = %+v, %v; want [%+v]", comm, argv, fws, ok, want)
 	}
 
-	// slirp4netns accepts on the host and then connects to the guest, so
-	// a request before httpd listens gets an empty answer: wait for it.
-	waitFor(t, time.Minute, "httpd to listen in the namespace", func() (bool, string) {
-		holders, saw := listenHolders(t, ns.Process.Pid, "*:80")
-		return slices.Contains(holders, ns.Process.Pid), saw
-	})
 	waitFor(t, time.Minute, "the page through slirp4netns", func() (bool, string) {
 		body, err := httpGet(local)
 		return err == nil && body == content, fmt.Sprintf("%q, %v", body, err)
