@@ -170,7 +170,14 @@ func TestCheckDualStackConflict(t *testing.T) {
 // ephemeral port is bindable, with the warning and the sysctl that
 // reserves it.
 func TestCheckEphemeralWarning(t *testing.T) {
-	port := testutil.FreePort(t) // picked from net.ipv4.ip_local_port_range
+	// The kernel picks a port for a bind to port 0 from
+	// net.ipv4.ip_local_port_range.
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
 	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_reserved_ports")
 	if err != nil {
 		t.Fatal(err)
