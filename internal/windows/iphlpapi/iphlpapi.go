@@ -288,6 +288,39 @@ func Decode(b []byte, t Table, c Class) ([]Row, error) {
 	return rows, err
 }
 
+// DropRepeatedConnections removes from rows, in place, every TCP row with
+// a remote end that repeats the local end, remote end and state of an
+// earlier one, and returns the shortened slice. A TCP connection is one socket per
+// local and remote pair, so a repeat is a table read in pieces while it
+// changed: Wine builds its table from /proc/net/tcp, which the kernel
+// hands out a page at a time, and lists a connection twice now and then
+// when sockets come and go meanwhile. Windows' own tables are copied whole
+// and have no repeats. Listeners and UDP rows are never dropped: two
+// sockets can share a local port there (SO_REUSEADDR), and both matter.
+func DropRepeatedConnections(rows []Row) []Row {
+	type conn struct {
+		local, remote netip.AddrPort
+		state         model.State
+	}
+	var seen map[conn]bool
+	out := rows[:0]
+	for _, r := range rows {
+		if r.Table.tcp() && r.Remote.Port() != 0 {
+			k := conn{r.Local, r.Remote, r.State}
+			if seen[k] {
+				continue
+			}
+			if seen == nil {
+				seen = make(map[conn]bool)
+			}
+			seen[k] = true
+		}
+		out = append(out, r)
+	}
+	clear(rows[len(out):])
+	return out
+}
+
 // decodeRow decodes one row; rb is exactly l.size bytes long.
 func decodeRow(r *Row, rb []byte, t Table, l *layout) {
 	le := binary.LittleEndian

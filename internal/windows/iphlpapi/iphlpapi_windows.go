@@ -28,7 +28,8 @@ var sizeHints [UDP6 + 1][OwnerPIDListener + 1]atomic.Uint32
 
 // Get calls GetExtendedTcpTable or GetExtendedUdpTable for table t and class
 // c and decodes the result. The rows come in the order Windows gives them
-// (bOrder is FALSE: sorting costs the system time; sort in Go if needed).
+// (bOrder is FALSE: sorting costs the system time; sort in Go if needed),
+// without repeated connections (see DropRepeatedConnections).
 // A table that grows between calls is retried up to maxTries times. Reading
 // the tables needs no elevation.
 func Get(t Table, c Class) ([]Row, error) {
@@ -39,7 +40,8 @@ func Get(t Table, c Class) ([]Row, error) {
 	if err != nil {
 		return nil, err
 	}
-	return Decode(b, t, c)
+	rows, err := Decode(b, t, c)
+	return DropRepeatedConnections(rows), err
 }
 
 // fetch returns the raw table, in memory aligned to 8 bytes (the owner-module
