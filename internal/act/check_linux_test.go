@@ -2,6 +2,8 @@ package act
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"os"
@@ -15,6 +17,7 @@ import (
 	"github.com/whobinds/whobinds/internal/engine"
 	"github.com/whobinds/whobinds/internal/model"
 	"github.com/whobinds/whobinds/internal/target"
+	"github.com/whobinds/whobinds/internal/testutil"
 )
 
 // rawSocket is a socket made with exactly the options a test asks for (Go's
@@ -24,9 +27,35 @@ type rawSocket struct {
 	v6only                            model.Tristate
 }
 
-// open binds s to addr:port (port 0: any) and returns the port; the
-// socket is closed when the test ends.
+// open binds s to addr:port and returns the port; the socket is closed
+// when the test ends. Port 0 is a port testutil.FreePort picks, below the
+// ephemeral range, tried again while taken: a port the kernel picks could
+// be held on other addresses by another test's client connections, which
+// the checks of those addresses would then rightly report.
 func (s rawSocket) open(t *testing.T, addr string, port int) int {
+	t.Helper()
+	if port != 0 {
+		p, err := s.bind(t, addr, port)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	for range 50 {
+		p, err := s.bind(t, addr, testutil.FreePort(t))
+		if err == nil {
+			return p
+		}
+		if !errors.Is(err, unix.EADDRINUSE) {
+			t.Fatal(err)
+		}
+	}
+	t.Fatalf("no free port for %+v on %s after 50 tries", s, addr)
+	return 0
+}
+
+// bind opens s on addr:port, failing the test on any error but bind's.
+func (s rawSocket) bind(t *testing.T, addr string, port int) (int, error) {
 	t.Helper()
 	a := netip.MustParseAddr(addr)
 	domain, typ := unix.AF_INET, unix.SOCK_STREAM
@@ -58,7 +87,7 @@ func (s rawSocket) open(t *testing.T, addr string, port int) int {
 		sa = &unix.SockaddrInet4{Port: port, Addr: a.As4()}
 	}
 	if err := unix.Bind(fd, sa); err != nil {
-		t.Fatalf("binding %s port %d: %v", addr, port, err)
+		return 0, fmt.Errorf("binding %s port %d: %w", addr, port, err)
 	}
 	if s.listen {
 		if err := unix.Listen(fd, 8); err != nil {
@@ -71,12 +100,12 @@ func (s rawSocket) open(t *testing.T, addr string, port int) int {
 	}
 	switch sa := got.(type) {
 	case *unix.SockaddrInet4:
-		return sa.Port
+		return sa.Port, nil
 	case *unix.SockaddrInet6:
-		return sa.Port
+		return sa.Port, nil
 	}
 	t.Fatalf("getsockname: %T", got)
-	return 0
+	return 0, nil
 }
 
 // realCheck runs Check against this host with a real engine.

@@ -119,11 +119,14 @@ func copyBinary(t *testing.T, from, to string) {
 // TestCheckDualStackConflict: a dual-stack [::] listener holds the IPv4
 // port too, and check says so; a v6-only one leaves IPv4 bindable.
 func TestCheckDualStackConflict(t *testing.T) {
-	dual, err := net.Listen("tcp", "[::]:0") // Go leaves IPV6_V6ONLY off: dual-stack
+	probe, err := net.Listen("tcp6", "[::1]:0")
 	if err != nil {
 		testutil.Missing(t, "no IPv6 here: %v", err)
 	}
-	defer dual.Close()
+	probe.Close()
+	// Ports below the ephemeral range: beside one the kernel picks, another
+	// test's client connection may hold the IPv4 side, as check would say.
+	dual := testutil.Listen(t, "tcp", "::") // Go leaves IPV6_V6ONLY off: dual-stack
 	port := strconv.Itoa(dual.Addr().(*net.TCPAddr).Port)
 	pid := strconv.Itoa(os.Getpid())
 	code, out, errs := run(t, "check", port, "--addr", "0.0.0.0")
@@ -140,22 +143,14 @@ func TestCheckDualStackConflict(t *testing.T) {
 		}
 	}
 
-	v6only, err := net.Listen("tcp6", "[::]:0") // Go sets IPV6_V6ONLY for tcp6
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer v6only.Close()
+	v6only := testutil.Listen(t, "tcp6", "::") // Go sets IPV6_V6ONLY for tcp6
 	port = strconv.Itoa(v6only.Addr().(*net.TCPAddr).Port)
 	if code, out, errs := run(t, "check", port, "--addr", "0.0.0.0"); code != ExitOK || !strings.HasPrefix(out, "tcp/"+port+"  bindable") {
 		t.Errorf("check %s --addr 0.0.0.0 next to a v6-only [::] listener: exit %d\n%s%s; want bindable", port, code, out, errs)
 	}
 	// And the other way round: a dual-stack [::] cannot bind next to an
 	// IPv4 listener, a v6-only one can.
-	v4, err := net.Listen("tcp4", "0.0.0.0:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer v4.Close()
+	v4 := testutil.Listen(t, "tcp4", "0.0.0.0")
 	port = strconv.Itoa(v4.Addr().(*net.TCPAddr).Port)
 	code, out, _ = run(t, "check", port, "--addr", "::")
 	if code != ExitNoMatch || !strings.Contains(out, "[::]:"+port+" binds with IPV6_V6ONLY set") {

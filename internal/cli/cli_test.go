@@ -78,11 +78,7 @@ func TestFreePortExitsOne(t *testing.T) {
 
 func listener(t *testing.T) (int, string) {
 	t.Helper()
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
+	ln := testutil.Listen(t, "tcp4", "127.0.0.1")
 	if err := wine.Touch(ln.(*net.TCPListener)); err != nil {
 		t.Fatal(err)
 	}

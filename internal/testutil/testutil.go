@@ -153,18 +153,30 @@ const (
 // whole suite four times over).
 func FreePort(t testing.TB) int {
 	t.Helper()
+	ln := Listen(t, "tcp4", "127.0.0.1")
+	ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// Listen listens on network ("tcp", "tcp4" or "tcp6") and host at a port
+// picked as FreePort picks one, trying other ports while the one picked is
+// taken. Use it instead of port 0 where a test binds other addresses or
+// families on the same port next: beside a port the kernel picked from the
+// ephemeral range, another test's client connection may hold those. The
+// listener is closed when the test ends.
+func Listen(t testing.TB, network, host string) net.Listener {
+	t.Helper()
 	var last error
 	for range 200 {
 		port := freePortFirst + rand.IntN(freePortLast-freePortFirst+1)
-		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-		ln, err := net.Listen("tcp4", addr)
+		ln, err := net.Listen(network, net.JoinHostPort(host, strconv.Itoa(port)))
 		if err != nil {
 			last = err
 			continue
 		}
-		ln.Close()
-		return port
+		t.Cleanup(func() { ln.Close() })
+		return ln
 	}
-	t.Fatalf("no free port in %d-%d on 127.0.0.1 after 200 tries; last: %v", freePortFirst, freePortLast, last)
-	return 0
+	t.Fatalf("no free %s port in %d-%d on %s after 200 tries; last: %v", network, freePortFirst, freePortLast, host, last)
+	return nil
 }
