@@ -120,17 +120,21 @@ func TestWalkStopsEarlyWhenEveryInodeHasAHolder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	early, err := Walk("/proc", map[uint64]struct{}{ino: {}}, WalkOptions{Workers: 2, StopWhenFound: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !early.Stopped || len(early.FDs) == 0 {
-		t.Fatalf("early walk = Stopped %v, %d fds; want stopped with a holder", early.Stopped, len(early.FDs))
-	}
-	// The other worker goes on scanning while ours reads our own process,
-	// so allow it half of the children.
-	if early.Processes > full.Processes-len(kids)/2 {
-		t.Errorf("early walk scanned %d of %d processes; want it to stop before the %d later children", early.Processes, full.Processes, len(kids))
+	for _, workers := range []int{1, 2} {
+		early, err := Walk("/proc", map[uint64]struct{}{ino: {}}, WalkOptions{Workers: workers, StopWhenFound: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !early.Stopped || len(early.FDs) == 0 {
+			t.Fatalf("early walk (workers=%d) = Stopped %v, %d fds; want stopped with a holder", workers, early.Stopped, len(early.FDs))
+		}
+		// One worker stops right after our process, before every child.
+		// With two, how far the other one gets while ours reads our
+		// process is up to the scheduler (all the way, on a busy machine),
+		// so only the stop is checked.
+		if workers == 1 && early.Processes > full.Processes-len(kids) {
+			t.Errorf("early walk scanned %d of %d processes; want it to stop before the %d later children", early.Processes, full.Processes, len(kids))
+		}
 	}
 }
 
