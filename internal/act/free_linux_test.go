@@ -387,7 +387,7 @@ func TestFreeRefusesAnotherPIDNamespace(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { cmd.Process.Kill(); cmd.Wait() }()
-	testutil.WaitFor(t, "the server in its PID namespace", func() bool { return !frBindable(port) })
+	testutil.WaitTCPListening(t, port) // the server in its PID namespace
 	f := frFreer(t)
 	p := frPlanOne(t, f, "tcp/"+port)
 	if len(p.Refusals) != 1 || !strings.Contains(p.Refusals[0].Reason, "lives in another PID namespace (pid 1 there)") || len(p.Steps) != 0 {
@@ -530,7 +530,7 @@ func TestFreeStopsTheContainer(t *testing.T) {
 	const name = "whobinds-free-web"
 	testutil.Run(t, docker, "run", "-d", "--name", name, "--restart", "always", "-p", "127.0.0.1:"+port+":80",
 		"whobinds-free:1", "/bin/busybox", "httpd", "-f", "-p", "80", "-h", "/")
-	testutil.WaitFor(t, "the published port", func() bool { return !frBindable(port) })
+	testutil.WaitTCPListening(t, port) // the published port
 
 	f := frFreer(t)
 	f.Timeout = time.Minute

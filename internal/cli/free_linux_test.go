@@ -46,7 +46,7 @@ func freeStartListening(t *testing.T, cmd *exec.Cmd, port string) *exec.Cmd {
 			t.Logf("%v: %s", cmd.Args, out.String())
 		}
 	})
-	testutil.WaitFor(t, "a listener on port "+port, func() bool { return !freeBindable(port) })
+	testutil.WaitTCPListening(t, port)
 	return cmd
 }
 
