@@ -1,6 +1,8 @@
 package winproc
 
 import (
+	"bufio"
+	"fmt"
 	"os"
 	"os/exec"
 	"os/user"
@@ -132,6 +134,10 @@ func TestDetailsChild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("starting %s: %v", exe, err)
 	}
@@ -142,6 +148,26 @@ func TestDetailsChild(t *testing.T) {
 		}
 	})
 	child := cmd.Process.Pid
+	// Wait until the child runs Go code. Windows fills in a new process's
+	// command line before CreateProcess returns; Wine 8 has the new
+	// process fill it in as it starts, so it reads as empty for a moment
+	// (seen under load).
+	ready := make(chan error, 1)
+	go func() {
+		line, err := bufio.NewReader(stdout).ReadString('\n')
+		if err == nil && line != "ready\n" {
+			err = fmt.Errorf("said %q", line)
+		}
+		ready <- err
+	}()
+	select {
+	case err := <-ready:
+		if err != nil {
+			t.Fatalf("helper child %d: %v; want \"ready\"", child, err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatalf("helper child %d: not ready after a minute", child)
+	}
 
 	all, err := List()
 	if err != nil {
