@@ -288,33 +288,44 @@ func Decode(b []byte, t Table, c Class) ([]Row, error) {
 	return rows, err
 }
 
-// DropRepeatedConnections removes from rows, in place, every TCP row with
-// a remote end that repeats the local end, remote end and state of an
-// earlier one, and returns the shortened slice. A TCP connection is one socket per
-// local and remote pair, so a repeat is a table read in pieces while it
-// changed: Wine builds its table from /proc/net/tcp, which the kernel
-// hands out a page at a time, and lists a connection twice now and then
-// when sockets come and go meanwhile. Windows' own tables are copied whole
-// and have no repeats. Listeners and UDP rows are never dropped: two
-// sockets can share a local port there (SO_REUSEADDR), and both matter.
-func DropRepeatedConnections(rows []Row) []Row {
-	type conn struct {
+// DropRepeatedRows removes from rows, in place, every row that repeats an
+// earlier one, and returns the shortened slice. Wine builds its tables
+// from /proc/net/tcp, tcp6, udp and udp6, which the kernel hands out a
+// page at a time, so a table read while sockets come and go can list one
+// twice; Windows copies its tables whole and has no repeats.
+//
+// A TCP connection (a row with a remote port) repeats an earlier row with
+// the same local end, remote end and state: that pair is one socket. Any
+// other row repeats only a row equal to it in every field. Two listeners
+// or UDP sockets may share a local port (SO_REUSEADDR on Windows,
+// SO_REUSEPORT on Linux under Wine) and are told apart by owner and, in
+// the owner-module classes on Windows, creation time; one process's two
+// such sockets with no creation time to tell them apart (the owner-PID
+// classes, Wine) are listed once.
+func DropRepeatedRows(rows []Row) []Row {
+	type key struct {
+		table         Table
 		local, remote netip.AddrPort
 		state         model.State
+		pid           uint32
+		created       time.Time
+		tag           uint32
+		specific      bool
 	}
-	var seen map[conn]bool
+	var seen map[key]bool
 	out := rows[:0]
 	for _, r := range rows {
+		k := key{r.Table, r.Local, r.Remote, r.State, r.PID, r.Created, r.Tag, r.SpecificPortBind}
 		if r.Table.tcp() && r.Remote.Port() != 0 {
-			k := conn{r.Local, r.Remote, r.State}
-			if seen[k] {
-				continue
-			}
-			if seen == nil {
-				seen = make(map[conn]bool)
-			}
-			seen[k] = true
+			k = key{table: r.Table, local: r.Local, remote: r.Remote, state: r.State}
 		}
+		if seen[k] {
+			continue
+		}
+		if seen == nil {
+			seen = make(map[key]bool, len(rows))
+		}
+		seen[k] = true
 		out = append(out, r)
 	}
 	clear(rows[len(out):])

@@ -557,22 +557,28 @@ func BenchmarkDecode(b *testing.B) {
 
 var mustAP = netip.MustParseAddrPort
 
-func TestDropRepeatedConnections(t *testing.T) {
+func TestDropRepeatedRows(t *testing.T) {
 	ap := netip.MustParseAddrPort
-	conn := func(tb Table, local, remote string, st model.State, pid uint32) Row {
+	row := func(tb Table, local, remote string, st model.State, pid uint32) Row {
 		r := Row{Table: tb, Local: ap(local), State: st, PID: pid}
 		if remote != "" {
 			r.Remote = ap(remote)
 		}
 		return r
 	}
-	est := conn(TCP4, "127.0.0.1:40000", "127.0.0.1:12000", model.Established, 7)
-	peer := conn(TCP4, "127.0.0.1:12000", "127.0.0.1:40000", model.Established, 7)
-	est6 := conn(TCP6, "[::1]:40000", "[::1]:12000", model.Established, 7)
-	lis := conn(TCP4, "0.0.0.0:12000", "0.0.0.0:0", model.Listen, 7)
-	lis2 := conn(TCP4, "0.0.0.0:12000", "0.0.0.0:0", model.Listen, 8)
-	udp := conn(UDP4, "0.0.0.0:5353", "", model.Close, 9)
-	tw := conn(TCP4, "127.0.0.1:40000", "127.0.0.1:12000", model.TimeWait, 0)
+	est := row(TCP4, "127.0.0.1:40000", "127.0.0.1:12000", model.Established, 7)
+	estOther := est
+	estOther.PID = 8 // the same connection as read by a later page
+	peer := row(TCP4, "127.0.0.1:12000", "127.0.0.1:40000", model.Established, 7)
+	est6 := row(TCP6, "[::1]:40000", "[::1]:12000", model.Established, 7)
+	tw := row(TCP4, "127.0.0.1:40000", "127.0.0.1:12000", model.TimeWait, 0)
+	lis := row(TCP4, "0.0.0.0:12000", "0.0.0.0:0", model.Listen, 7)
+	lisOtherPID := row(TCP4, "0.0.0.0:12000", "0.0.0.0:0", model.Listen, 8)
+	lisLater := lis
+	lisLater.Created = created // the same process's second listener, created later
+	udp := row(UDP4, "0.0.0.0:5353", "", model.Close, 9)
+	udpTagged := udp
+	udpTagged.Tag = 3
 	tests := []struct {
 		name string
 		in   []Row
@@ -581,16 +587,18 @@ func TestDropRepeatedConnections(t *testing.T) {
 		{"none", nil, nil},
 		{"no repeats", []Row{est, peer, est6, lis, udp}, []Row{est, peer, est6, lis, udp}},
 		{"a repeated connection keeps its first row", []Row{est, lis, peer, est, est}, []Row{est, lis, peer}},
+		{"a connection is its two ends and state, whatever else a repeat says", []Row{est, estOther}, []Row{est}},
 		{"the same ends in IPv4 and IPv6 tables are not repeats", []Row{est, est6}, []Row{est, est6}},
 		{"another state is another socket", []Row{tw, est, tw}, []Row{tw, est}},
-		{"listeners sharing a port stay", []Row{lis, lis2, lis}, []Row{lis, lis2, lis}},
-		{"UDP rows stay", []Row{udp, udp}, []Row{udp, udp}},
+		{"a repeated listener", []Row{lis, udp, lis}, []Row{lis, udp}},
+		{"listeners sharing a port stay", []Row{lis, lisOtherPID, lisLater}, []Row{lis, lisOtherPID, lisLater}},
+		{"a repeated UDP socket", []Row{udp, udpTagged, udp}, []Row{udp, udpTagged}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := DropRepeatedConnections(append([]Row(nil), tt.in...))
+			got := DropRepeatedRows(append([]Row(nil), tt.in...))
 			if diff := cmp.Diff(tt.want, got, rowOpts, cmpopts.EquateEmpty()); diff != "" {
-				t.Errorf("DropRepeatedConnections (-want +got):\n%s", diff)
+				t.Errorf("DropRepeatedRows (-want +got):\n%s", diff)
 			}
 		})
 	}

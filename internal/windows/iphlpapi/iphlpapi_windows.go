@@ -29,7 +29,7 @@ var sizeHints [UDP6 + 1][OwnerPIDListener + 1]atomic.Uint32
 // Get calls GetExtendedTcpTable or GetExtendedUdpTable for table t and class
 // c and decodes the result. The rows come in the order Windows gives them
 // (bOrder is FALSE: sorting costs the system time; sort in Go if needed),
-// without repeated connections (see DropRepeatedConnections).
+// without repeated rows (see DropRepeatedRows).
 // A table that grows between calls is retried up to maxTries times. Reading
 // the tables needs no elevation.
 func Get(t Table, c Class) ([]Row, error) {
@@ -41,7 +41,7 @@ func Get(t Table, c Class) ([]Row, error) {
 		return nil, err
 	}
 	rows, err := Decode(b, t, c)
-	return DropRepeatedConnections(rows), err
+	return DropRepeatedRows(rows), err
 }
 
 // fetch returns the raw table, in memory aligned to 8 bytes (the owner-module
