@@ -149,8 +149,8 @@ const (
 // is picked at random below the ephemeral range, not handed out by the
 // kernel: a port from the ephemeral range can be taken by a client
 // connection of a test running in parallel before the caller binds it
-// (seen as busybox httpd's "bind: Address already in use" in a run of the
-// whole suite four times over).
+// (seen as another test's TIME-WAIT leftover on the port of a check test,
+// in a run of the whole suite four times over).
 func FreePort(t testing.TB) int {
 	t.Helper()
 	ln := Listen(t, "tcp4", "127.0.0.1")
