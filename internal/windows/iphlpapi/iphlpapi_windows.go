@@ -11,6 +11,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/windows"
+
+	"github.com/whobinds/whobinds/internal/windows/wine"
 )
 
 // maxTries bounds the calls Get makes for one table: each call that finds
@@ -29,7 +31,7 @@ var sizeHints [UDP6 + 1][OwnerPIDListener + 1]atomic.Uint32
 // Get calls GetExtendedTcpTable or GetExtendedUdpTable for table t and class
 // c and decodes the result. The rows come in the order Windows gives them
 // (bOrder is FALSE: sorting costs the system time; sort in Go if needed),
-// without repeated rows (see DropRepeatedRows).
+// and under Wine without repeated rows (see DropRepeatedRows).
 // A table that grows between calls is retried up to maxTries times. Reading
 // the tables needs no elevation.
 func Get(t Table, c Class) ([]Row, error) {
@@ -41,7 +43,12 @@ func Get(t Table, c Class) ([]Row, error) {
 		return nil, err
 	}
 	rows, err := Decode(b, t, c)
-	return DropRepeatedRows(rows), err
+	if wine.Detected() {
+		// Only Wine's tables repeat rows; the check costs about a
+		// millisecond per 5000 rows, which Windows need not pay.
+		rows = DropRepeatedRows(rows)
+	}
+	return rows, err
 }
 
 // fetch returns the raw table, in memory aligned to 8 bytes (the owner-module
